@@ -1,0 +1,1 @@
+"""Probability that a credit-card client defaults on next month's payment."""

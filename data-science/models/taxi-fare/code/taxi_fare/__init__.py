@@ -1,0 +1,1 @@
+"""Regression of a green-taxi trip's cost from its distance, places and times."""

@@ -1,0 +1,104 @@
+"""Find the models under ``data-science/models`` and compose their Hydra configs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops import project
+from mlops.errors import MlopsError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+CONFIG_NAME = "model"
+TASKS = ("regression", "classification")
+
+
+def model_names() -> list[str]:
+    """Return the names of the models on disk: folders holding ``config/model.yaml``."""
+    return sorted(
+        path.name
+        for path in project.models_dir().iterdir()
+        if (path / "config" / f"{CONFIG_NAME}.yaml").is_file()
+    )
+
+
+def model_dir(name: str) -> Path:
+    """Return the folder of model ``name``, or raise naming the models that exist."""
+    path = project.models_dir() / name
+    if not (path / "config" / f"{CONFIG_NAME}.yaml").is_file():
+        known = ", ".join(model_names()) or "none yet"
+        raise MlopsError(
+            f"unknown model '{name}' (models: {known}); create it with: mlops new {name}"
+        )
+    return path
+
+
+def config_file(name: str) -> Path:
+    """Return the primary config file of model ``name``, relative to the project root."""
+    return (model_dir(name) / "config" / f"{CONFIG_NAME}.yaml").relative_to(project.root())
+
+
+def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose model ``name``'s config with Hydra overrides, check it and make its code importable."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    folder = model_dir(name)
+    try:
+        with initialize_config_dir(config_dir=str(folder / "config"), version_base="1.3"):
+            cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise MlopsError(f"{name}: cannot compose {config_file(name)}: {first_line}") from None
+    check_config(name, cfg)
+    code = str(folder / "code")
+    if code not in sys.path:
+        sys.path.insert(0, code)
+    return cfg
+
+
+def check_config(name: str, cfg: DictConfig) -> None:
+    """Raise MlopsError naming the key and the file when the composed config is unusable."""
+    from omegaconf import OmegaConf
+
+    from mlops import metrics
+
+    where = config_file(name)
+
+    def fail(key: str, problem: str) -> None:
+        raise MlopsError(f"{where}: {key} {problem}")
+
+    for key in ("name", "task", "data", "schema", "split", "estimator", "evaluation"):
+        if OmegaConf.select(cfg, key) is None:
+            fail(key, "is missing")
+    if cfg.name != name:
+        fail("name", f"is '{cfg.name}' but the folder is '{name}'; make them equal")
+    if cfg.task not in TASKS:
+        fail("task", f"is '{cfg.task}'; allowed: {', '.join(TASKS)}")
+    for key in ("data", "estimator"):
+        if "_target_" not in cfg[key]:
+            fail(key, "needs a _target_ naming what builds it")
+    if not isinstance(cfg.schema.get("target"), str):
+        fail("schema.target", "must name the target column")
+    features = list(cfg.schema.get("numeric") or []) + list(cfg.schema.get("categorical") or [])
+    if not features:
+        fail("schema", "declares no features; list columns under schema.numeric or schema.categorical")
+    if cfg.schema.target in features:
+        fail("schema.target", f"'{cfg.schema.target}' is also listed as a feature")
+    duplicates = sorted({column for column in features if features.count(column) > 1})
+    if duplicates:
+        fail("schema", f"lists {', '.join(duplicates)} more than once")
+    known = metrics.names(cfg.task)
+    if cfg.evaluation.get("primary_metric") not in known:
+        fail(
+            "evaluation.primary_metric",
+            f"is '{cfg.evaluation.get('primary_metric')}'; allowed for {cfg.task}: {', '.join(known)}",
+        )
+    for metric in cfg.evaluation.get("thresholds") or {}:
+        if metric not in known:
+            fail(f"evaluation.thresholds.{metric}", f"is not a {cfg.task} metric; allowed: {', '.join(known)}")

@@ -1,0 +1,171 @@
+"""The ``mlops`` command line. Heavy libraries are imported inside the commands that need them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import click
+
+from mlops.errors import MlopsError
+
+TASKS = ("regression", "classification")
+
+
+class Group(click.Group):
+    """A click group that prints user mistakes as one ``error:`` line and exits 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MlopsError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mlops")
+def cli() -> None:
+    """Train, evaluate, register and serve every model in data-science/models the same way."""
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--task", type=click.Choice(TASKS), default="regression", show_default=True)
+@click.option("--description", default="A model trained and served by the mlops framework.")
+@click.option("--owner", default="data-science", show_default=True, help="Team that owns the model.")
+def new(name: str, task: str, description: str, owner: str) -> None:
+    """Create data-science/models/NAME from the model template."""
+    from mlops import project, scaffold
+
+    folder = scaffold.create(name, task, description, owner)
+    click.echo(f"created {folder.relative_to(project.root())}; train it with: mlops train {name}")
+
+
+def model_rows() -> list[dict]:
+    """Return one row per model: its config summary and its champion."""
+    from mlops import catalog, project, registry
+
+    has_store = "MLFLOW_TRACKING_URI" in os.environ or (project.state_dir() / "mlflow.db").exists()
+    rows = []
+    for name in catalog.model_names():
+        cfg = catalog.load_config(name)
+        primary = cfg.evaluation.primary_metric
+        champion = registry.champion(name) if has_store else None
+        rows.append(
+            {
+                "name": name,
+                "task": cfg.task,
+                "target": cfg.schema.target,
+                "primary_metric": primary,
+                "champion_version": int(champion.version) if champion else None,
+                "champion_metric": registry.metrics_of(champion).get(primary) if champion else None,
+            }
+        )
+    return rows
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def list_models(as_json: bool) -> None:
+    """Show the models with their task, target, primary metric and champion."""
+    rows = model_rows()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    header = ("MODEL", "TASK", "TARGET", "METRIC", "CHAMPION", "VALUE")
+    table = [header] + [
+        (
+            row["name"],
+            row["task"],
+            row["target"],
+            row["primary_metric"],
+            f"v{row['champion_version']}" if row["champion_version"] else "-",
+            f"{row['champion_metric']:.4g}" if row["champion_metric"] is not None else "-",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name", required=False)
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+@click.option("--all", "all_models", is_flag=True, help="Train every model in data-science/models.")
+@click.option("-m", "--multirun", is_flag=True, help="Sweep comma-separated override values; the best is gated.")
+@click.option("--sample", type=click.IntRange(min=10), help="Train on a seeded sample of this many rows.")
+def train(name: str | None, overrides: tuple[str, ...], all_models: bool, multirun: bool, sample: int | None) -> None:
+    """Prep, validate, train, evaluate and register NAME; the champion gate decides promotion.
+
+    OVERRIDES are Hydra overrides, e.g. estimator.max_depth=8 env=staging; with -m,
+    estimator.max_depth=4,8,16 sweeps the values.
+    """
+    from mlops import catalog, training
+
+    if all_models:
+        if name and "=" not in name:
+            raise MlopsError(f"pass a model name or --all, not both (got '{name}' and --all)")
+        overrides = (name, *overrides) if name else overrides
+        names = catalog.model_names()
+    elif name is None:
+        raise MlopsError("name a model to train (mlops list shows them) or pass --all")
+    else:
+        names = [name]
+    failed = []
+    for model in names:
+        try:
+            training.train_model(model, overrides, multirun=multirun, sample=sample, echo=click.echo)
+        except MlopsError as error:
+            if not all_models:
+                raise
+            click.echo(f"error: {error}", err=True)
+            failed.append(model)
+    if failed:
+        raise MlopsError(f"{len(failed)} of {len(names)} models failed: {', '.join(failed)}")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--reason", required=True, help="Why this version should serve (recorded on it).")
+def promote(name: str, version: str, reason: str) -> None:
+    """Give VERSION of NAME the champion alias by hand."""
+    from mlops import catalog, registry
+
+    catalog.model_dir(name)
+    registry.promote(name, version, reason)
+    click.echo(f"{name}: version {version} is the champion")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--reason", default="rolled back by hand", show_default=True, help="Recorded on the demoted version.")
+def rollback(name: str, reason: str) -> None:
+    """Give the champion alias of NAME back to the previous champion."""
+    from mlops import catalog, registry
+
+    catalog.model_dir(name)
+    demoted, restored = registry.rollback(name, reason)
+    click.echo(f"{name}: version {restored} is the champion again (version {demoted} rolled back)")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def ui(host: str, port: int) -> None:
+    """Start MLflow's UI on the local store."""
+    from mlops import project
+
+    uri = project.tracking_uri()
+    click.echo(f"MLflow UI on http://{host}:{port} for {uri} (Ctrl+C stops it)")
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    raise SystemExit(subprocess.call(command))
+
+
+def main() -> None:
+    """Run the ``mlops`` command line."""
+    cli(prog_name="mlops")

@@ -1,0 +1,44 @@
+"""Build a model's scikit-learn Pipeline: the declared preprocessing, then the estimator."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlops.errors import MlopsError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+    from sklearn.pipeline import Pipeline
+
+
+def feature_columns(cfg: DictConfig) -> list[str]:
+    """Return the model's feature columns: numeric first, then categorical."""
+    return list(cfg.schema.get("numeric") or []) + list(cfg.schema.get("categorical") or [])
+
+
+def build_pipeline(cfg: DictConfig) -> Pipeline:
+    """Return an unfitted Pipeline: a ColumnTransformer over the schema's numeric and categorical
+    columns (steps from ``preprocessing``), then the estimator from ``estimator._target_``."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline, make_pipeline
+
+    try:
+        estimator = instantiate(cfg.estimator)
+        branches = []
+        for kind in ("numeric", "categorical"):
+            columns = list(cfg.schema.get(kind) or [])
+            steps = [instantiate(step) for step in cfg.preprocessing.get(kind) or []]
+            if columns:
+                branches.append((kind, make_pipeline(*steps) if steps else "passthrough", columns))
+    except InstantiationException as error:
+        raise MlopsError(f"{cfg.name}: cannot build the estimator or preprocessing: {error}") from None
+    expected = is_classifier if cfg.task == "classification" else is_regressor
+    if not expected(estimator):
+        raise MlopsError(
+            f"{cfg.name}: estimator {cfg.estimator._target_} is not a {cfg.task} estimator; "
+            f"pick one that matches task: {cfg.task}"
+        )
+    return Pipeline([("preprocess", ColumnTransformer(branches)), ("estimator", estimator)])

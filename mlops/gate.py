@@ -1,0 +1,63 @@
+"""The champion gate: whether a candidate version takes the ``champion`` alias, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mlops import metrics
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's verdict on one candidate."""
+
+    promote: bool
+    reason: str
+
+
+def decide(
+    task: str,
+    candidate: Mapping[str, float],
+    *,
+    primary_metric: str,
+    thresholds: Mapping[str, float],
+    min_improvement: float,
+    champion: Mapping[str, float] | None = None,
+    champion_version: str | None = None,
+    champion_error: str | None = None,
+) -> Decision:
+    """Promote when every absolute threshold holds and the candidate beats the champion's
+    ``primary_metric`` by more than zero and at least ``min_improvement``.
+
+    A threshold is a bound in the metric's better direction: a floor for metrics where higher is
+    better (r2, roc_auc), a ceiling for the others (rmse, log_loss). With no champion, passing the
+    thresholds is enough. A champion that could not be scored (``champion_error``) blocks the
+    automatic move; the user decides with ``mlops promote``.
+    """
+    for metric, bound in thresholds.items():
+        value = candidate[metric]
+        if metrics.higher_is_better(task, metric) and value < bound:
+            return Decision(False, f"{metric} {value:.4g} is below the threshold {bound:.4g}")
+        if not metrics.higher_is_better(task, metric) and value > bound:
+            return Decision(False, f"{metric} {value:.4g} is above the threshold {bound:.4g}")
+    if champion_error:
+        return Decision(
+            False,
+            f"the champion (version {champion_version}) could not be scored on this test split: "
+            f"{champion_error}; promote by hand with mlops promote if this version should serve",
+        )
+    if champion is None:
+        return Decision(True, "passes every threshold and there is no champion yet")
+    sign = 1 if metrics.higher_is_better(task, primary_metric) else -1
+    new, old = candidate[primary_metric], champion[primary_metric]
+    improvement = sign * (new - old)
+    versus = f"{primary_metric} {new:.4g} vs champion (version {champion_version}) {old:.4g}"
+    if improvement <= 0:
+        return Decision(False, f"{versus}: does not beat the champion")
+    if improvement < min_improvement:
+        return Decision(
+            False,
+            f"{versus}: improves by {improvement:.4g}, less than evaluation.min_improvement {min_improvement:.4g}",
+        )
+    return Decision(True, f"{versus}: improves by {improvement:.4g}")

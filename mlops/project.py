@@ -1,0 +1,53 @@
+"""Where things live: the project root, the model folders and the local state folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlops.errors import MlopsError
+
+MODELS_DIR = Path("data-science") / "models"
+ROOT_ENV = "MLOPS_ROOT"
+STATE_ENV = "MLOPS_STATE_DIR"
+STATE_DIRNAME = ".mlops"
+
+
+def root() -> Path:
+    """Return the project root: ``$MLOPS_ROOT``, else the nearest parent of the working
+    directory that holds ``data-science/models``."""
+    if os.environ.get(ROOT_ENV):
+        path = Path(os.environ[ROOT_ENV]).expanduser().resolve()
+        if not (path / MODELS_DIR).is_dir():
+            raise MlopsError(f"{ROOT_ENV}={path} has no {MODELS_DIR} folder; point it at the repo root.")
+        return path
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / MODELS_DIR).is_dir():
+            return candidate
+    raise MlopsError(
+        f"no {MODELS_DIR} folder in {here} or its parents; run mlops inside the repo "
+        f"or set {ROOT_ENV} to the repo root."
+    )
+
+
+def models_dir() -> Path:
+    """Return the folder that holds one sub-folder per model."""
+    return root() / MODELS_DIR
+
+
+def state_dir() -> Path:
+    """Return the local state folder (``$MLOPS_STATE_DIR``, else ``<root>/.mlops``), created on use."""
+    path = Path(os.environ[STATE_ENV]).expanduser() if os.environ.get(STATE_ENV) else root() / STATE_DIRNAME
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def tracking_uri() -> str:
+    """Return ``$MLFLOW_TRACKING_URI`` when set, else the SQLite store in the state folder."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state_dir() / 'mlflow.db'}"
+
+
+def artifact_root() -> Path | None:
+    """Return where runs store artifacts locally, or None when a tracking server decides."""
+    return None if os.environ.get("MLFLOW_TRACKING_URI") else state_dir() / "artifacts"

@@ -1,0 +1,153 @@
+"""The MLflow model registry: versions, the ``champion`` alias and its history, explicit moves."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops import lineage, modelio, project
+from mlops.errors import MlopsError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+    from sklearn.pipeline import Pipeline
+
+CHAMPION = "champion"
+HISTORY_TAG = "champion_history"
+METRIC_TAG_PREFIX = "metric."
+
+
+def client() -> MlflowClient:
+    """Return an MLflow client on the project's tracking and registry store."""
+    import mlflow
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    uri = project.tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow.MlflowClient()
+
+
+def experiment_id(name: str) -> str:
+    """Return the id of the experiment named after the model, creating it on first use."""
+    mlflow_client = client()
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    root = project.artifact_root()
+    location = (root / name).as_uri() if root else None
+    return mlflow_client.create_experiment(name, artifact_location=location)
+
+
+def champion(name: str) -> ModelVersion | None:
+    """Return the version holding the ``champion`` alias, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def metrics_of(version: ModelVersion) -> dict[str, float]:
+    """Return the test metrics recorded on a version's tags."""
+    return {
+        key.removeprefix(METRIC_TAG_PREFIX): float(value)
+        for key, value in version.tags.items()
+        if key.startswith(METRIC_TAG_PREFIX)
+    }
+
+
+def get_version(name: str, version: str) -> ModelVersion:
+    """Return one version of a registered model, or raise naming what exists."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_model_version(name, str(version))
+    except MlflowException:
+        raise MlopsError(
+            f"model '{name}' has no registered version '{version}'; train it first or pick "
+            "an existing version (mlops list shows the champion)"
+        ) from None
+
+
+def load(version: ModelVersion, trusted_extra: Iterable[str]) -> Pipeline:
+    """Download a registered version and load its pipeline with the checked skops allow-list."""
+    import mlflow.artifacts
+
+    with tempfile.TemporaryDirectory() as folder:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=folder)
+        return modelio.load(Path(local), trusted_extra, version.name)
+
+
+def create_version(name: str, source: str, run_id: str, model_id: str, tags: dict[str, str]) -> str:
+    """Register a logged model as a new version of ``name`` (created on first use) with ``tags``."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
+    mlflow_client = client()
+    try:
+        mlflow_client.create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+    created = mlflow_client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
+    return str(created.version)
+
+
+def set_tags(name: str, version: str, tags: dict[str, str]) -> None:
+    """Set tags on one model version."""
+    mlflow_client = client()
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(name, str(version), key, str(value))
+
+
+def history(name: str) -> list[str]:
+    """Return the versions that held the champion alias, oldest first."""
+    tags = client().get_registered_model(name).tags
+    return [item for item in tags.get(HISTORY_TAG, "").split(",") if item]
+
+
+def make_champion(name: str, version: str) -> None:
+    """Move the champion alias to ``version`` and append it to the champion history."""
+    mlflow_client = client()
+    mlflow_client.set_registered_model_alias(name, CHAMPION, str(version))
+    mlflow_client.set_registered_model_tag(name, HISTORY_TAG, ",".join([*history(name), str(version)]))
+
+
+def promote(name: str, version: str, reason: str) -> None:
+    """Make ``version`` the champion by hand, recording who, why and when on it."""
+    get_version(name, version)
+    make_champion(name, version)
+    set_tags(
+        name,
+        version,
+        {"promoted_by": lineage.actor(), "promoted_at": lineage.now(), "promoted_reason": reason},
+    )
+
+
+def rollback(name: str, reason: str) -> tuple[str, str]:
+    """Give the champion alias back to the previous champion; return (from, to) versions."""
+    current = champion(name)
+    if current is None:
+        raise MlopsError(f"model '{name}' has no champion to roll back")
+    earlier = history(name)
+    while earlier and earlier[-1] == current.version:
+        earlier.pop()
+    if not earlier:
+        raise MlopsError(
+            f"model '{name}' has no earlier champion than version {current.version}; "
+            "use mlops promote to pick a version"
+        )
+    mlflow_client = client()
+    mlflow_client.set_registered_model_alias(name, CHAMPION, earlier[-1])
+    mlflow_client.set_registered_model_tag(name, HISTORY_TAG, ",".join(earlier))
+    stamp = {"rolled_back_by": lineage.actor(), "rolled_back_at": lineage.now()}
+    set_tags(name, current.version, {**stamp, "rolled_back_reason": reason})
+    set_tags(name, earlier[-1], {"restored_by": stamp["rolled_back_by"], "restored_at": stamp["rolled_back_at"]})
+    return current.version, earlier[-1]

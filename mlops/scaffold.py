@@ -1,0 +1,45 @@
+"""``mlops new``: check the answers, then bake ``templates/model`` into a new model folder."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from mlops import project
+from mlops.errors import MlopsError
+
+TEMPLATE = Path("templates") / "model"
+
+
+def template_dir() -> Path:
+    """Return the model template folder of this project."""
+    return project.root() / TEMPLATE
+
+
+def answer_rules() -> ModuleType:
+    """Load the template's pre-generation hook, the one definition of what answers are allowed."""
+    hook = template_dir() / "hooks" / "pre_gen_project.py"
+    spec = importlib.util.spec_from_file_location("model_template_rules", hook)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def create(name: str, task: str, description: str, owner: str) -> Path:
+    """Create ``data-science/models/<name>`` from the template; never overwrite a folder."""
+    from cookiecutter.main import cookiecutter
+
+    found = answer_rules().problems(name, task)
+    if found:
+        raise MlopsError("; ".join(found))
+    target = project.models_dir() / name
+    if target.exists():
+        raise MlopsError(f"{target.relative_to(project.root())} already exists; pick another name")
+    cookiecutter(
+        str(template_dir()),
+        no_input=True,
+        output_dir=str(project.models_dir()),
+        extra_context={"model_name": name, "task": task, "description": description, "owner": owner},
+    )
+    return target

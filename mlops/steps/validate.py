@@ -1,0 +1,74 @@
+"""validate: check the split against the model's schema before anything is trained."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlops.errors import MlopsError
+
+if TYPE_CHECKING:
+    import argparse
+
+    import pandas as pd
+    from omegaconf import DictConfig
+
+    from mlops.steps.prep import Split
+
+
+def problems(cfg: DictConfig, frame: pd.DataFrame, source: str) -> list[str]:
+    """Return every way ``frame`` breaks the schema, each naming the column and the source."""
+    import pandas as pd
+
+    schema = cfg.schema
+    if frame.empty:
+        return [f"{source} has no rows"]
+    found: list[str] = []
+    roles = [(schema.target, "schema.target")]
+    roles += [(column, "schema.numeric") for column in schema.get("numeric") or []]
+    roles += [(column, "schema.categorical") for column in schema.get("categorical") or []]
+    for column, key in roles:
+        if column not in frame.columns:
+            found.append(f"column '{column}' ({key}) is not in {source}")
+    if found:
+        return found
+    for column in schema.get("numeric") or []:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+            example = f": value {bad.iloc[0]!r} at row {bad.index[0]}" if len(bad) else ""
+            found.append(f"column '{column}' (schema.numeric) in {source} is not numeric{example}")
+    missing_target = int(frame[schema.target].isna().sum())
+    if missing_target:
+        found.append(f"target column '{schema.target}' in {source} has {missing_target} missing values")
+    if cfg.task == "classification" and frame[schema.target].nunique() < 2:
+        found.append(f"target column '{schema.target}' in {source} has fewer than two classes")
+    limit = schema.get("max_null_rate", 0.0)
+    for column, _ in roles[1:]:
+        rate = float(frame[column].isna().mean())
+        if rate > limit:
+            found.append(
+                f"column '{column}' in {source} is {rate:.1%} null, above schema.max_null_rate {limit:.1%}"
+            )
+    return found
+
+
+def run(cfg: DictConfig, split: Split) -> None:
+    """Raise MlopsError listing every schema problem of the split's rows; return when clean."""
+    import pandas as pd
+
+    found = problems(cfg, pd.concat([split.train, split.test]), split.info["source"])
+    if found:
+        raise MlopsError(f"{cfg.name}: " + "\n  ".join(found))
+
+
+def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
+    from mlops.steps import prep
+
+    run(cfg, prep.read(args.data))
+    print(f"{cfg.name}: the data matches the schema")
+
+
+if __name__ == "__main__":
+    from mlops.steps import entry
+
+    entry(__doc__, ["data"], _main)

@@ -1,0 +1,35 @@
+"""Tests of {{ cookiecutter.model_name }}'s own code and config: nox -s "model(name='{{ cookiecutter.model_name }}')"."""
+
+import pandas as pd
+import pytest
+
+from mlops import catalog
+from mlops.steps import evaluate, prep, train, validate
+
+NAME = "{{ cookiecutter.model_name }}"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return catalog.load_config(NAME, ["data.n_rows=800"])
+
+
+def test_data_matches_the_schema(cfg):
+    validate.run(cfg, prep.run(cfg))
+
+
+def test_data_is_deterministic():
+    from {{ cookiecutter.__package_name }}.data import load
+
+    pd.testing.assert_frame_equal(load(300, seed=3), load(300, seed=3))
+    assert not load(300, seed=3).equals(load(300, seed=4))
+
+
+def test_pipeline_learns_the_target(cfg):
+    split = prep.run(cfg)
+    scores = evaluate.score(cfg, train.run(cfg, split.train), split.test)
+{%- if cookiecutter.task == "regression" %}
+    assert scores["r2"] > 0.3
+{%- else %}
+    assert scores["roc_auc"] > 0.6
+{%- endif %}
