@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,13 +54,20 @@ def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
         with initialize_config_dir(config_dir=str(folder / "config"), version_base="1.3"):
             cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise MlopsError(f"{name}: cannot compose {config_file(name)}: {first_line}") from None
+        raise MlopsError(f"{name}: cannot compose {config_file(name)}: {one_line(error)}") from None
     check_config(name, cfg)
     code = str(folder / "code")
     if code not in sys.path:
         sys.path.insert(0, code)
     return cfg
+
+
+def one_line(error: Exception) -> str:
+    """Return Hydra's multi-line message as one line, without the search path and doc links."""
+    text = str(error).split("Config search path:")[0].split("See https")[0]
+    text = re.sub(r":\n\t", ": ", text)
+    text = re.sub(r"\n\t", ", ", text)
+    return re.sub(r"\s*\n+\s*", "; ", text.strip())
 
 
 def check_config(name: str, cfg: DictConfig) -> None:

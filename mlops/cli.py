@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -48,7 +47,7 @@ def model_rows() -> list[dict]:
     """Return one row per model: its config summary and its champion."""
     from mlops import catalog, project, registry
 
-    has_store = "MLFLOW_TRACKING_URI" in os.environ or (project.state_dir() / "mlflow.db").exists()
+    has_store = project.tracking_uri() != project.local_store_uri() or (project.state_dir() / "mlflow.db").exists()
     rows = []
     for name in catalog.model_names():
         cfg = catalog.load_config(name)

@@ -43,11 +43,18 @@ def state_dir() -> Path:
     return path.resolve()
 
 
+def local_store_uri() -> str:
+    """Return the URI of the SQLite store in the state folder."""
+    return f"sqlite:///{state_dir() / 'mlflow.db'}"
+
+
 def tracking_uri() -> str:
     """Return ``$MLFLOW_TRACKING_URI`` when set, else the SQLite store in the state folder."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state_dir() / 'mlflow.db'}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri()
 
 
 def artifact_root() -> Path | None:
-    """Return where runs store artifacts locally, or None when a tracking server decides."""
-    return None if os.environ.get("MLFLOW_TRACKING_URI") else state_dir() / "artifacts"
+    """Return the state folder's artifact root when the local store is in use, else None (the
+    tracking server or MLflow decides). MLflow itself exports ``MLFLOW_TRACKING_URI`` once a URI is
+    set, so the test is the URI's value, not the variable's presence."""
+    return state_dir() / "artifacts" if tracking_uri() == local_store_uri() else None

@@ -137,7 +137,7 @@ def rollback(name: str, reason: str) -> tuple[str, str]:
     if current is None:
         raise MlopsError(f"model '{name}' has no champion to roll back")
     earlier = history(name)
-    while earlier and earlier[-1] == current.version:
+    while earlier and earlier[-1] == str(current.version):
         earlier.pop()
     if not earlier:
         raise MlopsError(
@@ -148,6 +148,6 @@ def rollback(name: str, reason: str) -> tuple[str, str]:
     mlflow_client.set_registered_model_alias(name, CHAMPION, earlier[-1])
     mlflow_client.set_registered_model_tag(name, HISTORY_TAG, ",".join(earlier))
     stamp = {"rolled_back_by": lineage.actor(), "rolled_back_at": lineage.now()}
-    set_tags(name, current.version, {**stamp, "rolled_back_reason": reason})
+    set_tags(name, str(current.version), {**stamp, "rolled_back_reason": reason})
     set_tags(name, earlier[-1], {"restored_by": stamp["rolled_back_by"], "restored_at": stamp["rolled_back_at"]})
-    return current.version, earlier[-1]
+    return str(current.version), earlier[-1]

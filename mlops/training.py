@@ -106,11 +106,12 @@ def pick_best(
     from mlops import metrics
     from mlops.steps import evaluate, train
 
+    experiment = mlflow.active_run().info.experiment_id
     scored = []
     with click.progressbar(prepared.items(), label=f"{name}: sweep") as bar:
         for overrides, (cfg, split) in bar:
             fit, held = train_test_split(split.train, test_size=cfg.split.validation_size, random_state=cfg.split.seed)
-            with mlflow.start_run(run_name=" ".join(overrides), nested=True):
+            with mlflow.start_run(experiment_id=experiment, run_name=" ".join(overrides), nested=True):
                 mlflow.log_params(flat_params(cfg))
                 values = evaluate.score(cfg, train.run(cfg, fit), held)
                 mlflow.log_metrics({f"validation_{key}": value for key, value in values.items()})

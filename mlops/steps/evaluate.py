@@ -42,7 +42,7 @@ def run(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> Evaluation:
     champion = registry.champion(cfg.name)
     if champion is None:
         return evaluation
-    evaluation.champion_version = champion.version
+    evaluation.champion_version = str(champion.version)
     try:
         champion_pipeline = registry.load(champion, cfg.serialization.trusted_types)
         evaluation.champion_metrics = score(cfg, champion_pipeline, test)

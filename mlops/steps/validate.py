@@ -26,11 +26,11 @@ def problems(cfg: DictConfig, frame: pd.DataFrame, source: str) -> list[str]:
     roles = [(schema.target, "schema.target")]
     roles += [(column, "schema.numeric") for column in schema.get("numeric") or []]
     roles += [(column, "schema.categorical") for column in schema.get("categorical") or []]
-    for column, key in roles:
-        if column not in frame.columns:
-            found.append(f"column '{column}' ({key}) is not in {source}")
-    if found:
-        return found
+    missing = [f"'{column}' ({key})" for column, key in roles if column not in frame.columns]
+    if len(missing) == 1:
+        return [f"column {missing[0]} is not in {source}"]
+    if missing:
+        return [f"columns {', '.join(missing)} are not in {source}"]
     for column in schema.get("numeric") or []:
         values = frame[column]
         if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):

@@ -1,0 +1,38 @@
+"""Shared fixtures: every test gets its own state folder, so the repo's .mlops is never touched."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path_factory, monkeypatch):
+    """Point the MLflow store of each test at a fresh folder."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(state))
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(REPO)
+    return state
+
+
+@pytest.fixture
+def run_mlops():
+    """Run ``python -m mlops ARGS`` in a real subprocess with the test's environment."""
+
+    def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "mlops", *args],
+            cwd=cwd,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    return run

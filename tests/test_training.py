@@ -1,0 +1,172 @@
+"""``mlops train`` end to end on MLflow's real SQLite store: register, gate, sweep, promote, roll back."""
+
+import pytest
+import yaml
+
+from mlops import data, modelio, project, registry, trust
+from mlops.errors import MlopsError
+from mlops.training import expand, train_model
+
+FAST = ["data.n_rows=1500", "estimator.n_estimators=20"]
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def train(name="credit-default", overrides=(), **options):
+    return train_model(name, [*FAST, *overrides], echo=quiet, **options)
+
+
+def test_first_version_becomes_champion_with_metrics_lineage_signature_and_example():
+    outcome = train()
+    assert outcome.version == "1"
+    assert outcome.promoted
+    version = registry.champion("credit-default")
+    assert str(version.version) == "1"
+    tags = version.tags
+    assert tags["gate"] == "promoted"
+    assert float(tags["metric.roc_auc"]) == pytest.approx(outcome.metrics["roc_auc"])
+    assert len(tags["git_commit"]) == 40
+    assert len(tags["data_fingerprint"]) == 64
+    assert tags["split_seed"] == "42"
+    assert tags["env"] == "dev"
+    assert yaml.safe_load(tags["config"])["estimator"]["n_estimators"] == 20
+    assert tags["overrides"] == " ".join(FAST)
+    assert any((project.state_dir() / "artifacts" / "credit-default").rglob("model.skops"))
+
+    from mlflow.models import Model
+
+    model = Model.load(f"models:/credit-default/{version.version}")
+    inputs = {column["name"]: column["type"] for column in model.signature.inputs.to_dict()}
+    assert inputs["age"] == "double"
+    assert inputs["sex"] == "string"
+    assert model.saved_input_example_info is not None
+    flavor = model.flavors["sklearn"]
+    assert flavor["serialization_format"] == "skops"
+    assert "sklearn.tree._tree.Tree" in flavor["skops_trusted_types"]
+    assert all(name.startswith(trust.SAFE_PACKAGES) for name in flavor["skops_trusted_types"])
+
+
+def test_a_clearly_worse_version_is_rejected_with_the_reason_and_the_champion_stays():
+    train()
+    outcome = train(overrides=["estimator.max_depth=1", "estimator.n_estimators=2", "~evaluation.thresholds"])
+    assert outcome.version == "2"
+    assert not outcome.promoted
+    assert str(registry.champion("credit-default").version) == "1"
+    rejected = registry.get_version("credit-default", "2")
+    assert rejected.tags["gate"] == "rejected"
+    assert "does not beat the champion" in rejected.tags["gate_reason"]
+    assert rejected.tags["compared_with_champion"] == "1"
+
+
+def test_a_better_version_takes_the_champion_alias():
+    train(overrides=["estimator.max_depth=1", "estimator.n_estimators=2", "~evaluation.thresholds"])
+    outcome = train()
+    assert outcome.promoted
+    assert str(registry.champion("credit-default").version) == "2"
+    assert registry.history("credit-default") == ["1", "2"]
+
+
+def test_thresholds_reject_a_first_version():
+    outcome = train(overrides=["evaluation.thresholds.roc_auc=0.99"])
+    assert not outcome.promoted
+    assert registry.champion("credit-default") is None
+    assert "below the threshold 0.99" in registry.get_version("credit-default", "1").tags["gate_reason"]
+
+
+def test_sweep_fits_every_combination_and_registers_only_the_best():
+    lines = []
+    outcome = train_model(
+        "credit-default",
+        [*FAST, "estimator.max_depth=1,6"],
+        multirun=True,
+        echo=lines.append,
+    )
+    assert outcome.overrides[-1] == "estimator.max_depth=6"
+    assert any(line.startswith("credit-default: best of 2 runs: ") for line in lines)
+    versions = registry.client().search_model_versions("name='credit-default'")
+    assert [str(version.version) for version in versions] == ["1"]
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["credit-default"])
+    assert len(runs) == 3  # the parent run and two nested trials
+    assert runs["metrics.validation_roc_auc"].notna().sum() == 2
+
+
+def test_expand_follows_hydra_sweep_syntax():
+    assert expand(["a=1", "b=x,y"], multirun=True) == [["a=1", "b=x"], ["a=1", "b=y"]]
+    assert len(expand(["a=range(0,3)", "b=choice(x,y)"], multirun=True)) == 6
+    with pytest.raises(MlopsError, match="'b=x,y' is a sweep; add -m"):
+        expand(["b=x,y"], multirun=False)
+
+
+def test_promote_and_rollback_record_who_why_and_when(monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTOR", "ana")
+    train()
+    train(overrides=["estimator.max_depth=1", "estimator.n_estimators=2"])
+    registry.promote("credit-default", "2", "hotfix for holiday traffic")
+    promoted = registry.get_version("credit-default", "2")
+    assert str(registry.champion("credit-default").version) == "2"
+    assert promoted.tags["promoted_by"] == "ana"
+    assert promoted.tags["promoted_reason"] == "hotfix for holiday traffic"
+    assert promoted.tags["promoted_at"].startswith("20")
+
+    assert registry.rollback("credit-default", "worse in production") == ("2", "1")
+    assert str(registry.champion("credit-default").version) == "1"
+    demoted = registry.get_version("credit-default", "2")
+    assert demoted.tags["rolled_back_reason"] == "worse in production"
+    assert demoted.tags["rolled_back_by"] == "ana"
+    with pytest.raises(MlopsError, match="no earlier champion than version 1"):
+        registry.rollback("credit-default", "again")
+
+
+def test_promote_unknown_version_and_rollback_without_champion_are_clear():
+    train()
+    with pytest.raises(MlopsError, match="has no registered version '9'"):
+        registry.promote("credit-default", "9", "why")
+    with pytest.raises(MlopsError, match="no champion to roll back"):
+        registry.rollback("breast-cancer", "why")
+
+
+def test_data_without_the_target_registers_nothing(tmp_path):
+    table = tmp_path / "clients.csv"
+    from credit_default.data import load
+
+    load(200).drop(columns="default_next_month").to_csv(table, index=False)
+    with pytest.raises(MlopsError) as error:
+        train_model("credit-default", ["data=file", f"data.path={table}"], echo=quiet)
+    assert str(error.value) == f"credit-default: column 'default_next_month' (schema.target) is not in {table}"
+    assert not (project.state_dir() / "mlflow.db").exists()
+
+
+def test_tracking_uri_from_the_environment_is_honoured(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLOPS_ROOT", str(project.root()))
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root (./mlruns) for a SQLite URI
+    assert project.tracking_uri() == uri
+    train_model("breast-cancer", echo=quiet)
+    assert (tmp_path / "elsewhere.db").is_file()
+    assert str(registry.champion("breast-cancer").version) == "1"
+
+
+def test_loading_refuses_a_model_that_trusts_an_unsafe_type(tmp_path):
+    train_model("breast-cancer", echo=quiet)
+    import mlflow.artifacts
+
+    folder = tmp_path / "model"
+    mlflow.artifacts.download_artifacts(artifact_uri=registry.champion("breast-cancer").source, dst_path=str(folder))
+    rows = data.load_sklearn_dataset("load_breast_cancer").drop(columns="target").head(3)
+    assert list(modelio.load(folder, [], "breast-cancer").predict(rows)) == [0, 0, 0]
+    mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+    mlmodel["flavors"]["sklearn"]["skops_trusted_types"].append("builtins.eval")
+    (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    with pytest.raises(MlopsError, match="holds type builtins.eval"):
+        modelio.load(folder, [], "breast-cancer")
+
+
+def test_types_outside_sklearn_numpy_scipy_must_be_declared():
+    with pytest.raises(MlopsError, match="add it to serialization.trusted_types"):
+        trust.check(["mypackage.Encoder", "sklearn.tree._tree.Tree"], [], "m")
+    assert trust.check(["mypackage.Encoder"], ["mypackage.Encoder"], "m") == ["mypackage.Encoder"]
