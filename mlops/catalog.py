@@ -32,9 +32,7 @@ def model_dir(name: str) -> Path:
     path = project.models_dir() / name
     if not (path / "config" / f"{CONFIG_NAME}.yaml").is_file():
         known = ", ".join(model_names()) or "none yet"
-        raise MlopsError(
-            f"unknown model '{name}' (models: {known}); create it with: mlops new {name}"
-        )
+        raise MlopsError(f"unknown model '{name}' (models: {known}); create it with: mlops new {name}")
     return path
 
 
@@ -109,4 +107,6 @@ def check_config(name: str, cfg: DictConfig) -> None:
         )
     for metric in cfg.evaluation.get("thresholds") or {}:
         if metric not in known:
-            fail(f"evaluation.thresholds.{metric}", f"is not a {cfg.task} metric; allowed: {', '.join(known)}")
+            fail(
+                f"evaluation.thresholds.{metric}", f"is not a {cfg.task} metric; allowed: {', '.join(known)}"
+            )

@@ -47,7 +47,9 @@ def model_rows() -> list[dict]:
     """Return one row per model: its config summary and its champion."""
     from mlops import catalog, project, registry
 
-    has_store = project.tracking_uri() != project.local_store_uri() or (project.state_dir() / "mlflow.db").exists()
+    has_store = (
+        project.tracking_uri() != project.local_store_uri() or (project.state_dir() / "mlflow.db").exists()
+    )
     rows = []
     for name in catalog.model_names():
         cfg = catalog.load_config(name)
@@ -95,9 +97,13 @@ def list_models(as_json: bool) -> None:
 @click.argument("name", required=False)
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @click.option("--all", "all_models", is_flag=True, help="Train every model in data-science/models.")
-@click.option("-m", "--multirun", is_flag=True, help="Sweep comma-separated override values; the best is gated.")
+@click.option(
+    "-m", "--multirun", is_flag=True, help="Sweep comma-separated override values; the best is gated."
+)
 @click.option("--sample", type=click.IntRange(min=10), help="Train on a seeded sample of this many rows.")
-def train(name: str | None, overrides: tuple[str, ...], all_models: bool, multirun: bool, sample: int | None) -> None:
+def train(
+    name: str | None, overrides: tuple[str, ...], all_models: bool, multirun: bool, sample: int | None
+) -> None:
     """Prep, validate, train, evaluate and register NAME; the champion gate decides promotion.
 
     OVERRIDES are Hydra overrides, e.g. estimator.max_depth=8 env=staging; with -m,
@@ -142,7 +148,9 @@ def promote(name: str, version: str, reason: str) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--reason", default="rolled back by hand", show_default=True, help="Recorded on the demoted version.")
+@click.option(
+    "--reason", default="rolled back by hand", show_default=True, help="Recorded on the demoted version."
+)
 def rollback(name: str, reason: str) -> None:
     """Give the champion alias of NAME back to the previous champion."""
     from mlops import catalog, registry
@@ -161,7 +169,18 @@ def ui(host: str, port: int) -> None:
 
     uri = project.tracking_uri()
     click.echo(f"MLflow UI on http://{host}:{port} for {uri} (Ctrl+C stops it)")
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     raise SystemExit(subprocess.call(command))
 
 

@@ -34,7 +34,9 @@ def load_sklearn_dataset(name: str, target: str = "target") -> pd.DataFrame:
 
     loader = getattr(datasets, name, None)
     if not name.startswith("load_") or loader is None:
-        raise MlopsError(f"data.name '{name}' is not a loader in sklearn.datasets (for example load_breast_cancer)")
+        raise MlopsError(
+            f"data.name '{name}' is not a loader in sklearn.datasets (for example load_breast_cancer)"
+        )
     bunch = loader(as_frame=True)
     return bunch.frame.rename(columns={bunch.target.name: target})
 

@@ -58,6 +58,7 @@ def decide(
     if improvement < min_improvement:
         return Decision(
             False,
-            f"{versus}: improves by {improvement:.4g}, less than evaluation.min_improvement {min_improvement:.4g}",
+            f"{versus}: improves by {improvement:.4g}, "
+            f"less than evaluation.min_improvement {min_improvement:.4g}",
         )
     return Decision(True, f"{versus}: improves by {improvement:.4g}")

@@ -149,5 +149,7 @@ def rollback(name: str, reason: str) -> tuple[str, str]:
     mlflow_client.set_registered_model_tag(name, HISTORY_TAG, ",".join(earlier))
     stamp = {"rolled_back_by": lineage.actor(), "rolled_back_at": lineage.now()}
     set_tags(name, str(current.version), {**stamp, "rolled_back_reason": reason})
-    set_tags(name, earlier[-1], {"restored_by": stamp["rolled_back_by"], "restored_at": stamp["rolled_back_at"]})
+    set_tags(
+        name, earlier[-1], {"restored_by": stamp["rolled_back_by"], "restored_at": stamp["rolled_back_at"]}
+    )
     return str(current.version), earlier[-1]

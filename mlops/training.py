@@ -110,14 +110,18 @@ def pick_best(
     scored = []
     with click.progressbar(prepared.items(), label=f"{name}: sweep") as bar:
         for overrides, (cfg, split) in bar:
-            fit, held = train_test_split(split.train, test_size=cfg.split.validation_size, random_state=cfg.split.seed)
+            fit, held = train_test_split(
+                split.train, test_size=cfg.split.validation_size, random_state=cfg.split.seed
+            )
             with mlflow.start_run(experiment_id=experiment, run_name=" ".join(overrides), nested=True):
                 mlflow.log_params(flat_params(cfg))
                 values = evaluate.score(cfg, train.run(cfg, fit), held)
                 mlflow.log_metrics({f"validation_{key}": value for key, value in values.items()})
             scored.append((values[cfg.evaluation.primary_metric], overrides))
     metric = cfg.evaluation.primary_metric
-    best_value, best = (max if metrics.higher_is_better(cfg.task, metric) else min)(scored, key=lambda item: item[0])
+    best_value, best = (max if metrics.higher_is_better(cfg.task, metric) else min)(
+        scored, key=lambda item: item[0]
+    )
     for value, overrides in scored:
         mark = "*" if overrides is best else " "
         echo(f"{name}: {mark} validation {metric} {value:.4g}  {' '.join(overrides)}")
@@ -129,7 +133,9 @@ def describe(evaluation: Evaluation, primary: str) -> str:
     """Return a one-line summary of the candidate's and champion's metrics."""
     text = ", ".join(f"{key} {value:.4g}" for key, value in evaluation.metrics.items())
     if evaluation.champion_metrics:
-        text += f" | champion v{evaluation.champion_version} {primary} {evaluation.champion_metrics[primary]:.4g}"
+        text += (
+            f" | champion v{evaluation.champion_version} {primary} {evaluation.champion_metrics[primary]:.4g}"
+        )
     return text
 
 
@@ -168,12 +174,17 @@ def train_model(
         evaluation = evaluate.run(cfg, pipeline, split.test)
         mlflow.log_metrics({f"test_{key}": value for key, value in evaluation.metrics.items()})
         if evaluation.champion_metrics:
-            mlflow.log_metrics({f"champion_{key}": value for key, value in evaluation.champion_metrics.items()})
+            mlflow.log_metrics(
+                {f"champion_{key}": value for key, value in evaluation.champion_metrics.items()}
+            )
         echo(f"{name}: evaluate  {describe(evaluation, cfg.evaluation.primary_metric)}")
         result = register.run(cfg, pipeline, split, evaluation, best)
         mlflow.set_tag("mlops.gate", "promoted" if result.decision.promote else "rejected")
     verdict = "is the champion" if result.decision.promote else "is not promoted"
-    echo(f"{name}: register  version {result.version} {verdict}: {result.decision.reason} (run {run.info.run_id})")
+    echo(
+        f"{name}: register  version {result.version} {verdict}: {result.decision.reason} "
+        f"(run {run.info.run_id})"
+    )
     return Outcome(
         name, result.version, result.decision.promote, result.decision.reason, evaluation.metrics, list(best)
     )

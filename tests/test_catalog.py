@@ -47,10 +47,16 @@ def test_file_data_group_comes_from_the_framework():
     ("overrides", "expected"),
     [
         (["env=moon"], "Could not find 'env/moon'; Available options in 'env': dev, prod, staging"),
-        (["estimator.bogus=1"], "Could not override 'estimator.bogus'.; To append to your config use +estimator.bogus=1"),
+        (
+            ["estimator.bogus=1"],
+            "Could not override 'estimator.bogus'.; To append to your config use +estimator.bogus=1",
+        ),
         (["estimator.n_estimators=="], "cannot compose"),
         (["task=clustering"], "task is 'clustering'; allowed: regression, classification"),
-        (["evaluation.primary_metric=accuracy"], "evaluation.primary_metric is 'accuracy'; allowed for regression"),
+        (
+            ["evaluation.primary_metric=accuracy"],
+            "evaluation.primary_metric is 'accuracy'; allowed for regression",
+        ),
         (["+evaluation.thresholds.auc=0.5"], "evaluation.thresholds.auc is not a regression metric"),
         (["schema.target=distance"], "schema.target 'distance' is also listed as a feature"),
         (["name=other"], "name is 'other' but the folder is 'taxi-fare'"),

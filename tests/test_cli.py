@@ -47,7 +47,10 @@ def test_train_all_then_list_shows_every_champion(run_mlops):
     assert result.stdout.count("is the champion") == 3
     table = run_mlops("list")
     assert table.stdout.splitlines()[0].split() == ["MODEL", "TASK", "TARGET", "METRIC", "CHAMPION", "VALUE"]
-    assert any(line.split()[:5] == ["taxi-fare", "regression", "cost", "rmse", "v1"] for line in table.stdout.splitlines())
+    assert any(
+        line.split()[:5] == ["taxi-fare", "regression", "cost", "rmse", "v1"]
+        for line in table.stdout.splitlines()
+    )
     rows = {row["name"]: row for row in json.loads(run_mlops("list", "--json").stdout)}
     assert rows["breast-cancer"]["target"] == "diagnosis"
     assert rows["breast-cancer"]["primary_metric"] == "roc_auc"
@@ -60,7 +63,9 @@ def test_list_before_any_training_shows_no_champion(run_mlops):
 
 
 def test_unknown_model_and_missing_name(run_mlops):
-    assert_one_line_error(run_mlops("train", "fraud-score"), "unknown model 'fraud-score'", "mlops new fraud-score")
+    assert_one_line_error(
+        run_mlops("train", "fraud-score"), "unknown model 'fraud-score'", "mlops new fraud-score"
+    )
     assert_one_line_error(run_mlops("train"), "name a model to train")
     assert_one_line_error(run_mlops("train", "taxi-fare", "--all"), "not both")
 
@@ -77,7 +82,9 @@ def test_data_file_without_the_target_fails_in_one_line_and_registers_nothing(ru
 
 
 def test_config_naming_an_unknown_column_fails_in_one_line(run_mlops):
-    result = run_mlops("train", "credit-default", "data.n_rows=300", "schema.categorical=[sex,marital_status]")
+    result = run_mlops(
+        "train", "credit-default", "data.n_rows=300", "schema.categorical=[sex,marital_status]"
+    )
     assert_one_line_error(result, "column 'marital_status' (schema.categorical)", "credit_default.data.load")
 
 
@@ -102,7 +109,9 @@ def test_worse_config_is_rejected_then_promote_and_rollback_by_hand(run_mlops):
     rolled = run_mlops("rollback", "breast-cancer")
     assert rolled.stdout.strip() == "breast-cancer: version 1 is the champion again (version 2 rolled back)"
     assert champion() == "1"
-    assert_one_line_error(run_mlops("promote", "breast-cancer", "7", "--reason", "x"), "no registered version '7'")
+    assert_one_line_error(
+        run_mlops("promote", "breast-cancer", "7", "--reason", "x"), "no registered version '7'"
+    )
 
 
 def test_sweep_from_the_command_line(run_mlops):
@@ -135,7 +144,8 @@ def test_ui_serves_mlflow_on_the_local_store(isolated_state):
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mlflow ui did not answer: {server.stdout.read() if server.poll() is not None else ''}")
+                    output = server.stdout.read() if server.poll() is not None else ""
+                    pytest.fail(f"mlflow ui did not answer: {output}")
                 time.sleep(0.5)
         assert (isolated_state / "mlflow.db").is_file()
     finally:

@@ -29,13 +29,25 @@ def test_steps_chain_from_prep_to_register(tmp_path):
     assert checked.stdout.strip() == "breast-cancer: the data matches the schema"
     assert step("train", "--data", str(data), "--output", str(model), "estimator.C=0.5").returncode == 0
     assert (model / "MLmodel").is_file()
-    assert step("evaluate", "--data", str(data), "--model-dir", str(model), "--output", str(evaluation)).returncode == 0
+    assert (
+        step(
+            "evaluate", "--data", str(data), "--model-dir", str(model), "--output", str(evaluation)
+        ).returncode
+        == 0
+    )
     scores = json.loads((evaluation / "evaluation.json").read_text())
     assert scores["metrics"]["roc_auc"] > 0.95
     assert scores["champion_version"] is None
 
     registered = step(
-        "register", "--data", str(data), "--model-dir", str(model), "--evaluation", str(evaluation), "estimator.C=0.5"
+        "register",
+        "--data",
+        str(data),
+        "--model-dir",
+        str(model),
+        "--evaluation",
+        str(evaluation),
+        "estimator.C=0.5",
     )
     assert registered.returncode == 0, registered.stderr
     assert registered.stdout.startswith("breast-cancer: version 1 champion: ")

@@ -136,7 +136,9 @@ def test_data_without_the_target_registers_nothing(tmp_path):
     load(200).drop(columns="default_next_month").to_csv(table, index=False)
     with pytest.raises(MlopsError) as error:
         train_model("credit-default", ["data=file", f"data.path={table}"], echo=quiet)
-    assert str(error.value) == f"credit-default: column 'default_next_month' (schema.target) is not in {table}"
+    assert (
+        str(error.value) == f"credit-default: column 'default_next_month' (schema.target) is not in {table}"
+    )
     assert not (project.state_dir() / "mlflow.db").exists()
 
 
@@ -156,17 +158,19 @@ def test_loading_refuses_a_model_that_trusts_an_unsafe_type(tmp_path):
     import mlflow.artifacts
 
     folder = tmp_path / "model"
-    mlflow.artifacts.download_artifacts(artifact_uri=registry.champion("breast-cancer").source, dst_path=str(folder))
+    mlflow.artifacts.download_artifacts(
+        artifact_uri=registry.champion("breast-cancer").source, dst_path=str(folder)
+    )
     rows = data.load_sklearn_dataset("load_breast_cancer").drop(columns="target").head(3)
     assert list(modelio.load(folder, [], "breast-cancer").predict(rows)) == [0, 0, 0]
     mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
     mlmodel["flavors"]["sklearn"]["skops_trusted_types"].append("builtins.eval")
     (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
-    with pytest.raises(MlopsError, match="holds type builtins.eval"):
+    with pytest.raises(MlopsError, match=r"holds type builtins\.eval"):
         modelio.load(folder, [], "breast-cancer")
 
 
 def test_types_outside_sklearn_numpy_scipy_must_be_declared():
-    with pytest.raises(MlopsError, match="add it to serialization.trusted_types"):
+    with pytest.raises(MlopsError, match=r"add it to serialization\.trusted_types"):
         trust.check(["mypackage.Encoder", "sklearn.tree._tree.Tree"], [], "m")
     assert trust.check(["mypackage.Encoder"], ["mypackage.Encoder"], "m") == ["mypackage.Encoder"]

@@ -40,7 +40,9 @@ def load(cfg: DictConfig) -> tuple[pd.DataFrame, str]:
             raise cause from None
         raise MlopsError(f"{cfg.name}: cannot load data from {source}: {cause or error}") from None
     if not isinstance(frame, pd.DataFrame):
-        raise MlopsError(f"{cfg.name}: {cfg.data._target_} returned {type(frame).__name__}, not a pandas DataFrame")
+        raise MlopsError(
+            f"{cfg.name}: {cfg.data._target_} returned {type(frame).__name__}, not a pandas DataFrame"
+        )
     return frame, source
 
 
