@@ -174,3 +174,22 @@ def test_types_outside_sklearn_numpy_scipy_must_be_declared():
     with pytest.raises(MlopsError, match=r"add it to serialization\.trusted_types"):
         trust.check(["mypackage.Encoder", "sklearn.tree._tree.Tree"], [], "m")
     assert trust.check(["mypackage.Encoder"], ["mypackage.Encoder"], "m") == ["mypackage.Encoder"]
+
+
+def test_a_champion_that_cannot_score_the_new_test_rows_blocks_promotion(tmp_path):
+    train()
+    from credit_default.data import load
+
+    table = tmp_path / "clients.csv"
+    load(1500).drop(columns="age").to_csv(table, index=False)
+    kinds = ("pay_status", "bill_amount", "pay_amount")
+    numeric = [f"{kind}_{month}" for kind in kinds for month in (1, 2, 3)]
+    outcome = train_model(
+        "credit-default",
+        ["data=file", f"data.path={table}", f"schema.numeric=[limit_balance,{','.join(numeric)}]"],
+        echo=quiet,
+    )
+    assert not outcome.promoted
+    assert "the champion (version 1) could not be scored on this test split" in outcome.reason
+    assert "age" in outcome.reason
+    assert str(registry.champion("credit-default").version) == "1"
