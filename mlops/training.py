@@ -110,8 +110,9 @@ def pick_best(
     scored = []
     with click.progressbar(prepared.items(), label=f"{name}: sweep") as bar:
         for overrides, (cfg, split) in bar:
+            target = split.train[cfg.schema.target] if cfg.task == "classification" else None
             fit, held = train_test_split(
-                split.train, test_size=cfg.split.validation_size, random_state=cfg.split.seed
+                split.train, test_size=cfg.split.validation_size, random_state=cfg.split.seed, stratify=target
             )
             with mlflow.start_run(experiment_id=experiment, run_name=" ".join(overrides), nested=True):
                 mlflow.log_params(flat_params(cfg))
