@@ -30,7 +30,7 @@ def create(name: str, task: str, description: str, owner: str) -> Path:
     """Create ``data-science/models/<name>`` from the template; never overwrite a folder."""
     from cookiecutter.main import cookiecutter
 
-    found = answer_rules().problems(name, task)
+    found = answer_rules().problems(name, task, description, owner)
     if found:
         raise MlopsError("; ".join(found))
     target = project.models_dir() / name

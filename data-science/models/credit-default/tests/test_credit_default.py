@@ -1,4 +1,7 @@
-"""Tests of credit-default's own code and config: nox -s "model(name='credit-default')"."""
+"""Tests of credit-default's own code and config.
+
+Run them with: nox -s "model(name='credit-default')"
+"""
 
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ NAME = "credit-default"
 
 @pytest.fixture(scope="module")
 def cfg():
+    """The composed config; composing it also puts the model's code/ on the import path."""
     return catalog.load_config(NAME, ["data.n_rows=800"])
 
 
@@ -18,7 +22,7 @@ def test_data_matches_the_schema(cfg):
     validate.run(cfg, prep.run(cfg))
 
 
-def test_data_is_deterministic():
+def test_data_is_deterministic(cfg):
     from credit_default.data import load
 
     pd.testing.assert_frame_equal(load(300, seed=3), load(300, seed=3))
@@ -31,7 +35,7 @@ def test_pipeline_learns_the_target(cfg):
     assert scores["roc_auc"] > 0.6
 
 
-def test_classes_are_imbalanced_like_real_defaults():
+def test_classes_are_imbalanced_like_real_defaults(cfg):
     from credit_default.data import load
 
     clients = load(5000, seed=1)

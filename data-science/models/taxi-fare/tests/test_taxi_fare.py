@@ -1,4 +1,7 @@
-"""Tests of taxi-fare's own code and config: nox -s "model(name='taxi-fare')"."""
+"""Tests of taxi-fare's own code and config.
+
+Run them with: nox -s "model(name='taxi-fare')"
+"""
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ NAME = "taxi-fare"
 
 @pytest.fixture(scope="module")
 def cfg():
+    """The composed config; composing it also puts the model's code/ on the import path."""
     return catalog.load_config(NAME, ["data.n_rows=3000"])
 
 
@@ -19,14 +23,14 @@ def test_data_matches_the_schema(cfg):
     validate.run(cfg, prep.run(cfg))
 
 
-def test_data_is_deterministic():
+def test_data_is_deterministic(cfg):
     from taxi_fare.data import load
 
     pd.testing.assert_frame_equal(load(300, seed=3), load(300, seed=3))
     assert not load(300, seed=3).equals(load(300, seed=4))
 
 
-def test_trips_are_plausible():
+def test_trips_are_plausible(cfg):
     from taxi_fare.data import load
 
     trips = load(5000, seed=1)

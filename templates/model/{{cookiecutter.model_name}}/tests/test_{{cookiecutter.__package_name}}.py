@@ -1,4 +1,7 @@
-"""Tests of {{ cookiecutter.model_name }}'s own code and config: nox -s "model(name='{{ cookiecutter.model_name }}')"."""
+"""Tests of {{ cookiecutter.model_name }}'s own code and config.
+
+Run them with: nox -s "model(name='{{ cookiecutter.model_name }}')"
+"""
 
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ NAME = "{{ cookiecutter.model_name }}"
 
 @pytest.fixture(scope="module")
 def cfg():
+    """The composed config; composing it also puts the model's code/ on the import path."""
     return catalog.load_config(NAME, ["data.n_rows=800"])
 
 
@@ -18,7 +22,7 @@ def test_data_matches_the_schema(cfg):
     validate.run(cfg, prep.run(cfg))
 
 
-def test_data_is_deterministic():
+def test_data_is_deterministic(cfg):
     from {{ cookiecutter.__package_name }}.data import load
 
     pd.testing.assert_frame_equal(load(300, seed=3), load(300, seed=3))

@@ -1,1 +1,1 @@
-"""Malignant or benign tumour from the Wisconsin breast-cancer measurements that scikit-learn ships."""
+"""The code of the breast-cancer model: hooks that config/model.yaml names."""

@@ -1,1 +1,1 @@
-"""Probability that a credit-card client defaults on next month's payment."""
+"""The code of the credit-default model: hooks that config/model.yaml names."""

@@ -1,1 +1,1 @@
-"""Regression of a green-taxi trip's cost from its distance, places and times."""
+"""The code of the taxi-fare model: hooks that config/model.yaml names."""

@@ -25,7 +25,7 @@ def load(n_rows: int = 5000, seed: int = 0) -> pd.DataFrame:
 {%- if cookiecutter.task == "regression" %}
     target = 100 + 20 * score + rng.normal(0, 5, n_rows)
 {%- else %}
-    probability = 1 / (1 + np.exp(-(score - 2.0)))
+    probability = 1 / (1 + np.exp(-3 * (score - 1.5)))
     target = (rng.random(n_rows) < probability).astype(int)
 {%- endif %}
     return pd.DataFrame(
