@@ -2,8 +2,8 @@
 
 The columns follow Azure's mlops-v2 taxi example. Pickups scatter around Manhattan and
 Brooklyn, trip lengths are log-normal, traffic is slower at rush hour, and the cost follows the
-metered fare (flag drop, per mile, per minute in slow traffic, night and rush-hour surcharges)
-with noise and a few flat airport fares. The real file with this schema trains through
+metered fare (flag drop, per mile, per minute in slow traffic, night and rush-hour surcharges,
+a bridge toll on long trips) with noise. The real file with this schema trains through
 ``data=file data.path=...``.
 """
 
@@ -39,9 +39,8 @@ def load(n_rows: int = 20000, seed: int = 0) -> pd.DataFrame:
 
     cost = 2.5 + 2.0 * distance + 0.3 * minutes
     cost += np.where((hour >= 20) | (hour < 6), 0.5, 0.0) + np.where(rush & (hour >= 16), 1.0, 0.0)
-    cost += rng.normal(0, 1.0, n_rows)
-    airport = rng.random(n_rows) < 0.01
-    cost = np.where(airport, 52.0, np.clip(cost, 2.5, None)).round(2)
+    cost += np.where(distance > 10, 5.54, 0.0)  # long trips cross a tolled bridge
+    cost = np.clip(cost + rng.normal(0, 1.0, n_rows), 2.5, None).round(2)
 
     trips = {
         "cost": cost,
