@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 
 import click
@@ -169,19 +169,20 @@ def ui(host: str, port: int) -> None:
 
     uri = project.tracking_uri()
     click.echo(f"MLflow UI on http://{host}:{port} for {uri} (Ctrl+C stops it)")
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    raise SystemExit(subprocess.call(command))
+    command = ["mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", *command])  # Ctrl+C reaches MLflow directly
+
+
+def register_commands() -> None:
+    """Add the commands that live beside their code (their modules import only click at the top)."""
+    from mlops.serving import commands as serving
+
+    for command in (serving.deploy, serving.list_endpoints, serving.stop, serving.keys, serving.invoke):
+        cli.add_command(command)
+
+
+register_commands()
 
 
 def main() -> None:

@@ -1,6 +1,8 @@
 """The ``mlops`` command line as a user meets it: real subprocesses, real store, real HTTP for the UI."""
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +37,19 @@ def test_help_imports_no_heavy_library():
         [sys.executable, "-X", "importtime", "-m", "mlops", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0
-    for command in ("new", "list", "train", "promote", "rollback", "ui"):
+    for command in (
+        "new",
+        "list",
+        "train",
+        "promote",
+        "rollback",
+        "ui",
+        "deploy",
+        "endpoints",
+        "stop",
+        "keys",
+        "invoke",
+    ):
         assert f"  {command} " in result.stdout
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
     assert not imported & set(HEAVY)
@@ -134,6 +148,7 @@ def test_ui_serves_mlflow_on_the_local_store(isolated_state):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # mlflow ui starts workers: stop the whole group
     )
     try:
         deadline = time.monotonic() + 90
@@ -149,5 +164,6 @@ def test_ui_serves_mlflow_on_the_local_store(isolated_state):
                 time.sleep(0.5)
         assert (isolated_state / "mlflow.db").is_file()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        # mlflow ui's job workers outlive a SIGTERM to their parent: end the whole group
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=15)

@@ -1,0 +1,392 @@
+"""The endpoint server: one ASGI app (uvicorn, one process) serving every deployment of one endpoint.
+
+Run by ``mlops deploy`` as ``python -m mlops.serving.app --folder <endpoint folder> --fd <socket>``. It
+re-reads the endpoint record when it changes and swaps in the new deployments and traffic once their
+models are loaded, so adding, updating or removing a deployment never makes the endpoint unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import json
+import logging
+import os
+import random
+import socket
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops import project
+from mlops.errors import MlopsError
+from mlops.serving import contract, keys
+from mlops.serving.collector import Collector, Scored
+
+logger = logging.getLogger("mlops.serving")
+
+RECORD = "endpoint.json"
+ROUTES = {"/score": "POST", "/health": "GET", "/ready": "GET", "/openapi.json": "GET"}
+WATCH_SECONDS = 0.2  # how often the server looks for a changed endpoint record
+GRACE_SECONDS = 10  # how long a stopping server lets requests in flight finish
+DEPLOYMENT_HEADER = b"azureml-model-deployment"  # pins a deployment; the answer names who scored
+NUMERIC = ("double", "float")
+
+Send = Callable[[dict], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict]]
+
+
+@dataclass
+class Model:
+    """A loaded registered version: its pipeline, its signature's columns and its classes (classifiers)."""
+
+    version: str
+    pipeline: Any
+    columns: list[contract.Column]
+    classes: list | None
+
+    def predict(self, values: list[list[Any]], probabilities: bool) -> tuple[list, list | None]:
+        """Score column-wise values; return predictions and, when asked, class probabilities."""
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {column.name: column_values for column, column_values in zip(self.columns, values, strict=True)}
+        )
+        frame = frame.astype({column.name: "float64" for column in self.columns if column.type in NUMERIC})
+        predictions = self.pipeline.predict(frame).tolist()
+        return predictions, self.pipeline.predict_proba(frame).tolist() if probabilities else None
+
+
+def load_model(name: str, version: str, trusted_types: list[str]) -> Model:
+    """Load a registered version with the checked skops allow-list (never pickle) and read its signature."""
+    from mlflow.models import Model as MlflowModel
+    from sklearn.base import is_classifier
+
+    from mlops import registry
+
+    found = registry.get_version(name, version)
+    columns = contract.columns_of(MlflowModel.load(found.source).signature, name, version)
+    pipeline = registry.load(found, trusted_types)
+    # concurrent requests share one predict call instead: joblib's per-call thread fan-out costs more
+    # than scoring a micro-batch on one core
+    pipeline.set_params(**{key: 1 for key in pipeline.get_params() if key.endswith("n_jobs")})
+    classes = pipeline.classes_.tolist() if is_classifier(pipeline) else None
+    return Model(str(version), pipeline, columns, classes)
+
+
+@dataclass
+class Job:
+    """A parsed request waiting for its share of a predict call."""
+
+    request: contract.Request
+    future: asyncio.Future
+
+
+@dataclass
+class Deployment:
+    """One deployment: a model version and its micro-batcher, which scores waiting requests together."""
+
+    name: str
+    model: Model
+    wait_seconds: float = 0.0
+    max_rows: int = 1
+    pending: deque[Job] = field(default_factory=deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False
+    task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Start the batcher task."""
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        """Let the batcher score what is waiting, then end it."""
+        self.stopping = True
+        self.wakeup.set()
+        await self.task
+
+    async def score(self, request: contract.Request) -> tuple[list, list | None]:
+        """Queue a request for the next micro-batch and return its predictions and probabilities."""
+        job = Job(request, asyncio.get_running_loop().create_future())
+        self.pending.append(job)
+        self.wakeup.set()
+        return await job.future
+
+    async def run(self) -> None:
+        """Collect requests for up to ``wait_seconds`` or ``max_rows`` rows, score them in one call."""
+        while self.pending or not self.stopping:
+            if not self.pending:
+                self.wakeup.clear()
+                await self.wakeup.wait()
+                continue
+            if sum(job.request.rows for job in self.pending) < self.max_rows:
+                await asyncio.sleep(self.wait_seconds)
+            batch, rows = [], 0
+            while self.pending and (not batch or rows + self.pending[0].request.rows <= self.max_rows):
+                job = self.pending.popleft()
+                batch.append(job)
+                rows += job.request.rows
+            await self.predict(batch)
+
+    async def predict(self, batch: list[Job]) -> None:
+        """Score a batch in a worker thread and hand each request its rows; a failing batch is retried
+        request by request, so one bad request fails alone."""
+        requests = [job.request for job in batch]
+        values = [
+            list(itertools.chain.from_iterable(parts))
+            for parts in zip(*(r.values for r in requests), strict=True)
+        ]
+        try:
+            predictions, probabilities = await asyncio.to_thread(
+                self.model.predict, values, any(r.probabilities for r in requests)
+            )
+        except Exception as error:
+            if len(batch) > 1:
+                for job in batch:
+                    await self.predict([job])
+            elif not batch[0].future.done():
+                logger.exception(
+                    "deployment %s (version %s) failed to score a request", self.name, self.model.version
+                )
+                batch[0].future.set_exception(error)
+            return
+        start = 0
+        for job in batch:
+            end = start + job.request.rows
+            wanted = None
+            if job.request.probabilities:
+                labels = [str(label) for label in self.model.classes]
+                wanted = [dict(zip(labels, row, strict=True)) for row in probabilities[start:end]]
+            if not job.future.done():
+                job.future.set_result((predictions[start:end], wanted))
+            start = end
+
+
+class Endpoint:
+    """The ASGI app of one endpoint: routes, key auth, traffic split, data collection, hot reload."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.name = folder.name
+        self.keyring = keys.KeyRing(folder)
+        self.deployments: dict[str, Deployment] = {}
+        self.routed: list[str] = []  # deployments with traffic, and their cumulative percentages
+        self.cumulative: list[int] = []
+        self.revision = 0
+        self.failure: dict[str, Any] | None = None
+        self.settings: dict[str, Any] = {}
+        self.stamp: tuple[int, int, int] | None = None
+        self.collector: Collector | None = None
+        self.watcher: asyncio.Task | None = None
+
+    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope."""
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        # Azure's request id header; the same id is the correlationid of the collected records
+        headers = [(b"x-request-id", request_id.encode()), (b"azureml-correlation-id", request_id.encode())]
+        try:
+            status, payload, extra = await self.route(scope, receive, request_id)
+        except contract.RequestError as error:
+            status, payload, extra = error.status, {"message": str(error)}, []
+            if error.status == 401:
+                extra = [(b"www-authenticate", b"Bearer")]
+        except Exception as error:
+            logger.exception("request %s failed", request_id)
+            status, payload, extra = 500, {"message": f"scoring failed: {type(error).__name__}: {error}"}, []
+        body = json.dumps(payload).encode()
+        start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": start + headers + extra})
+        await send({"type": "http.response.body", "body": body})
+
+    async def route(self, scope: dict, receive: Receive, request_id: str) -> tuple[int, Any, list]:
+        """Dispatch a request by route; return status, JSON payload and extra headers."""
+        path, method = scope["path"], scope["method"]
+        if path not in ROUTES:
+            routes = ", ".join(f"{verb} {route}" for route, verb in ROUTES.items())
+            raise contract.RequestError(404, f"no route {method} {path}; routes: {routes}")
+        if method != ROUTES[path]:
+            raise contract.RequestError(405, f"{path} takes {ROUTES[path]}, not {method}")
+        if path == "/health":
+            return 200, {"status": "alive"}, []
+        if path == "/ready":
+            ready = {"ready": bool(self.deployments), "revision": self.revision, "failure": self.failure}
+            return (200 if self.deployments else 503), ready, []
+        headers = dict(scope["headers"])
+        if not self.keyring.accepts(headers.get(b"authorization")):
+            problem = "wrong key in the" if b"authorization" in headers else "no"
+            raise contract.RequestError(
+                401,
+                f"{problem} Authorization header; send 'Authorization: Bearer <key>' "
+                f"(mlops keys {self.name} prints the keys)",
+            )
+        if not self.deployments:
+            raise contract.RequestError(
+                503, f"endpoint {self.name} is loading its models; retry when /ready is 200"
+            )
+        if path == "/score":
+            return await self.score(headers, receive, request_id)
+        deployment = self.pick(headers.get(DEPLOYMENT_HEADER))
+        model = deployment.model
+        document = contract.openapi(self.name, deployment.name, model.version, model.columns, model.classes)
+        return 200, document, [(DEPLOYMENT_HEADER, deployment.name.encode())]
+
+    async def score(
+        self, headers: dict[bytes, bytes], receive: Receive, request_id: str
+    ) -> tuple[int, Any, list]:
+        """Score a request on the pinned or a traffic-drawn deployment and collect what came in and out."""
+        body = await self.body(headers, receive)
+        deployment = self.pick(headers.get(DEPLOYMENT_HEADER))  # no await from here to its queue
+        model = deployment.model
+        request = contract.parse(body, model.columns, model.classes is not None)
+        predictions, probabilities = await deployment.score(request)
+        names = [column.name for column in model.columns]
+        scored = Scored(
+            deployment.name, model.version, names, request.values, predictions, probabilities, request_id
+        )
+        self.collector.collect(scored)
+        payload = {"predictions": predictions}
+        if probabilities is not None:
+            payload["probabilities"] = probabilities
+        return 200, payload, [(DEPLOYMENT_HEADER, deployment.name.encode())]
+
+    def pick(self, pinned: bytes | None) -> Deployment:
+        """Return the pinned deployment, else one drawn at random by traffic share."""
+        if pinned is None:
+            draw = random.random() * self.cumulative[-1]
+            return self.deployments[self.routed[bisect.bisect(self.cumulative, draw)]]
+        name = pinned.decode("latin-1").strip()
+        if name not in self.deployments:
+            known = ", ".join(self.deployments)
+            raise contract.RequestError(
+                404, f"endpoint {self.name} has no deployment '{name}'; deployments: {known}"
+            )
+        return self.deployments[name]
+
+    async def body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
+        """Return the request body after checking its content type and size."""
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if kind != b"application/json":
+            shown = kind.decode("latin-1") or "none"
+            raise contract.RequestError(415, f"content type is {shown}; send Content-Type: application/json")
+        limit = self.settings["max_request_bytes"]
+        too_big = contract.RequestError(
+            413, f"request body is over {limit} bytes (deployment.online.max_request_bytes); send fewer rows"
+        )
+        if int(headers.get(b"content-length", b"0") or 0) > limit:
+            raise too_big
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        """Start the collector and the record watcher; on shutdown finish batches and drain the collector."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.collector = Collector(project.state_dir() / "collected" / self.name, self.name)
+                self.watcher = asyncio.get_running_loop().create_task(self.watch())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.watcher.cancel()
+                for deployment in self.deployments.values():
+                    await deployment.stop()
+                await asyncio.to_thread(self.collector.close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def watch(self) -> None:
+        """Apply the endpoint record whenever it changes; a record that fails to apply is reported on
+        /ready and the deployments before it keep serving."""
+        path = self.folder / RECORD
+        while True:
+            revision = None
+            try:
+                status = os.stat(path)
+                stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
+                if stamp != self.stamp:
+                    self.stamp = stamp
+                    record = json.loads(path.read_text())
+                    revision = record["revision"]
+                    if revision != self.revision:
+                        await self.apply(record)
+            except Exception as error:
+                message = str(error) if isinstance(error, MlopsError) else f"{type(error).__name__}: {error}"
+                if self.failure != (failure := {"revision": revision, "message": message}):
+                    logger.exception("cannot apply revision %s of %s", revision, path)
+                self.failure = failure
+            await asyncio.sleep(WATCH_SECONDS)
+
+    async def apply(self, record: dict) -> None:
+        """Load the record's model versions, then swap in its deployments and traffic at once."""
+        settings = record["settings"]
+        loaded = {d.model.version: d.model for d in self.deployments.values()}
+        for version in dict.fromkeys(record["deployments"].values()):
+            if version not in loaded:
+                loaded[version] = await asyncio.to_thread(
+                    load_model, record["model"], version, record["trusted_types"]
+                )
+        kept = {
+            name: deployment
+            for name, deployment in self.deployments.items()
+            if record["deployments"].get(name) == deployment.model.version
+        }
+        retired = [deployment for name, deployment in self.deployments.items() if name not in kept]
+        deployments = {}
+        for name, version in record["deployments"].items():
+            deployment = deployments[name] = kept.get(name) or Deployment(name, loaded[version])
+            deployment.wait_seconds = settings["batch_wait_ms"] / 1000
+            deployment.max_rows = settings["max_batch_rows"]
+            if name not in kept:
+                deployment.start()
+        routed = [name for name, share in record["traffic"].items() if share > 0]
+        self.settings = settings
+        self.deployments = deployments
+        self.routed = routed
+        self.cumulative = list(itertools.accumulate(record["traffic"][name] for name in routed))
+        self.revision = record["revision"]
+        self.failure = None
+        summary = ", ".join(f"{n} v{v} {record['traffic'][n]}%" for n, v in record["deployments"].items())
+        logger.info("revision %s serves %s", self.revision, summary)
+        for deployment in retired:
+            await deployment.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the endpoint in ``--folder`` on the listening socket ``--fd`` until SIGTERM."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--folder", type=Path, required=True, help="endpoint folder (endpoint.json, keys.json)"
+    )
+    parser.add_argument("--fd", type=int, required=True, help="listening socket inherited from mlops deploy")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(
+        Endpoint(args.folder.resolve()),
+        log_config=None,
+        access_log=False,  # nothing per request in the log: no headers, so no keys
+        lifespan="on",
+        ws="none",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=args.fd)])
+
+
+if __name__ == "__main__":
+    main()

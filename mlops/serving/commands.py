@@ -1,0 +1,191 @@
+"""The endpoint commands: deploy, endpoints, stop, keys, invoke. Heavy libraries load inside them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from mlops.errors import MlopsError
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--online", is_flag=True, help="Serve NAME on a local online endpoint (required: the only kind)."
+)
+@click.option("--deployment", help="Deployment to add or update [default: deployment.online.deployment].")
+@click.option("--version", help="Registered version to serve.")
+@click.option("--alias", help="Serve the version holding this alias [default: champion].")
+@click.option("--traffic", help="Traffic shares in percent, e.g. blue=90,green=10 (integers summing to 100).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 [default: the last one, else free]."
+)
+def deploy(
+    name: str,
+    online: bool,
+    deployment: str | None,
+    version: str | None,
+    alias: str | None,
+    traffic: str | None,
+    port: int | None,
+) -> None:
+    """Serve a registered version of NAME on its local online endpoint, as deployment --deployment.
+
+    The first deploy starts the endpoint with its keys and gives the deployment 100% of the traffic;
+    a later one adds or updates a deployment (0% of the traffic unless --traffic says otherwise)
+    while the endpoint keeps serving.
+    """
+    from omegaconf import OmegaConf
+
+    from mlops import catalog, registry
+    from mlops.serving import endpoints
+
+    if not online:
+        raise MlopsError(
+            f"mlops deploy serves local online endpoints only; run: mlops deploy {name} --online"
+        )
+    if version and alias:
+        raise MlopsError("pass --version or --alias, not both")
+    cfg = catalog.load_config(name)
+    deployment = deployment or cfg.deployment.online.deployment
+    shares = endpoints.parse_traffic(traffic) if traffic else None
+    found = registry.get_version(name, version) if version else by_alias(name, alias or registry.CHAMPION)
+    settings = OmegaConf.to_container(cfg.deployment.online)
+    trusted = list(cfg.serialization.trusted_types)
+    record = endpoints.deploy(name, deployment, found.version, shares, port, settings, trusted)
+    share = record["traffic"][deployment]
+    click.echo(f"{name}: deployment {deployment} serves version {found.version} with {share}% of the traffic")
+    click.echo(f"scoring URL: http://{endpoints.HOST}:{record['port']}/score (keys: mlops keys {name})")
+
+
+def by_alias(name: str, alias: str):
+    """Return the version of ``name`` holding ``alias``, or raise naming the fix."""
+    from mlflow.exceptions import MlflowException
+
+    from mlops import registry
+
+    try:
+        return registry.client().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        raise MlopsError(
+            f"model '{name}' has no version with alias '{alias}'; train it (mlops train {name}) "
+            "or pass --version"
+        ) from None
+
+
+def endpoint_rows() -> list[dict]:
+    """Return one row per endpoint: port, pid, health and its deployments with versions and traffic."""
+    from mlops.serving import endpoints
+
+    rows = []
+    for name in endpoints.names():
+        record = endpoints.read(name)
+        state = endpoints.health(record)
+        rows.append(
+            {
+                "name": name,
+                "state": state,
+                "port": record.get("port"),
+                "pid": record.get("pid") if state != "stopped" else None,
+                "started_at": record.get("started_at"),
+                "scoring_uri": f"http://{endpoints.HOST}:{record.get('port')}/score",
+                "deployments": [
+                    {"name": deployment, "version": version, "traffic": record["traffic"][deployment]}
+                    for deployment, version in record["deployments"].items()
+                ],
+            }
+        )
+    return rows
+
+
+@click.command("endpoints")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def list_endpoints(as_json: bool) -> None:
+    """Show the local endpoints, their deployments, versions, traffic, port, pid and health."""
+    rows = endpoint_rows()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no endpoints yet; start one with: mlops deploy NAME --online")
+        return
+    header = ("ENDPOINT", "DEPLOYMENT", "VERSION", "TRAFFIC", "PORT", "PID", "STATE")
+    table = [header] + [
+        (
+            row["name"],
+            d["name"],
+            f"v{d['version']}",
+            f"{d['traffic']}%",
+            str(row["port"]),
+            str(row["pid"] or "-"),
+            row["state"],
+        )
+        for row in rows
+        for d in row["deployments"]
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+@click.command()
+@click.argument("name")
+@click.option("--deployment", help="Remove only this deployment; its traffic is spread over the others.")
+def stop(name: str, deployment: str | None) -> None:
+    """Stop endpoint NAME (its record, keys and collected data stay), or remove one of its deployments."""
+    from mlops.serving import endpoints
+
+    if deployment:
+        record = endpoints.remove(name, deployment)
+        shares = ", ".join(f"{d}={share}" for d, share in record["traffic"].items())
+        click.echo(f"{name}: deployment {deployment} removed; traffic {shares}")
+        return
+    record, killed = endpoints.stop(name)
+    if not record.get("pid"):
+        click.echo(f"{name}: already stopped")
+    elif killed:
+        click.echo(
+            f"{name}: killed (it ignored SIGTERM for {endpoints.TERM_SECONDS} s; "
+            "requests in flight and uncollected data were lost)"
+        )
+    else:
+        click.echo(f"{name}: stopped (collected data flushed to {endpoints.collected(name)})")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--regenerate", type=click.Choice(["primary", "secondary"]), help="Replace this key first.")
+def keys(name: str, regenerate: str | None) -> None:
+    """Print the keys of endpoint NAME; a regenerated key works at once, the old one stops working."""
+    from mlops.serving import endpoints
+    from mlops.serving import keys as endpoint_keys
+
+    endpoints.read(name)
+    path = endpoints.folder(name)
+    found = endpoint_keys.regenerate(path, regenerate) if regenerate else endpoint_keys.read(path)
+    for which, key in found.items():
+        click.echo(f"{which}: {key}")
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--file",
+    "request_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON request body, e.g. {"input_data": {"columns": [...], "data": [[...]]}}.',
+)
+@click.option("--deployment", help="Send to this deployment (azureml-model-deployment header).")
+def invoke(name: str, request_file: Path, deployment: str | None) -> None:
+    """Score the request in --file on endpoint NAME with its primary key and print the answer."""
+    from mlops.serving import endpoints
+
+    status, answer, answered = endpoints.invoke(name, request_file.read_bytes(), deployment)
+    if not 200 <= status < 300:
+        message = answer.get("message", answer) if isinstance(answer, dict) else answer
+        raise MlopsError(f"endpoint '{name}' answered {status}: {message}")
+    click.echo(json.dumps(answer, indent=2))
+    click.echo(f"answered by deployment {answered}", err=True)
