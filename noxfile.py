@@ -79,3 +79,12 @@ def model(session: nox.Session, name: str) -> None:
     session.install("-r", str(folder / "environment" / "requirements.txt"), "-e", ".", "pytest")
     session.run("pytest", str(folder / "tests"), *session.posargs)
     session.run("mlops", "train", name, "--sample", "500")
+
+
+@nox.session(default=False)
+def benchmarks(session: nox.Session) -> None:
+    """Measure online and batch scoring against their peers (figures side by side, not pass/fail)."""
+    isolate(session)
+    session.install("-e", ".")
+    session.run("python", "benchmarks/online.py")
+    session.run("python", "benchmarks/batch.py")

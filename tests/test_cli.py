@@ -49,6 +49,7 @@ def test_help_imports_no_heavy_library():
         "stop",
         "keys",
         "invoke",
+        "batch",
     ):
         assert f"  {command} " in result.stdout
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}

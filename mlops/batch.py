@@ -1,0 +1,579 @@
+"""``mlops batch``: score CSV and Parquet files with a registered version, as an Azure ML batch
+deployment does.
+
+Files are streamed in mini-batches of ``mini_batch_size`` rows. Up to ``max_concurrency_per_instance``
+mini-batches are predicted at once in threads (scikit-learn releases the GIL for most of predict)
+while the next one is read, and their rows are written in input order, so memory is bounded by the
+mini-batches in flight, never by the size of a file. The settings come from the model's
+``deployment.batch`` config, which the command's options override.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from mlops.errors import MlopsError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.entities.model_registry import ModelVersion
+    from omegaconf import DictConfig
+    from sklearn.pipeline import Pipeline
+
+SUFFIXES = (".csv", ".parquet")
+OUTPUT_ACTIONS = ("append_row", "summary_only")
+NUMBER_TYPES = ("double", "float", "long", "integer")  # MLflow signature types read as numbers
+KEPT_ERRORS = 100  # errors listed in summary.json
+SHOWN_ERRORS = 5  # errors named in the message of a failed job
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of a batch job, with the names of Azure ML batch deployments."""
+
+    mini_batch_size: int
+    max_concurrency_per_instance: int
+    error_threshold: int
+    output_action: str
+    output_file_name: str
+    max_retries: int
+    timeout: float
+
+
+@dataclass
+class BatchSummary:
+    """What one batch job scored; ``summary.json`` holds the same."""
+
+    model: str
+    version: str
+    files: list[str]
+    rows: int
+    scored: int
+    errors: int
+    first_errors: list[dict[str, Any]]  # the first KEPT_ERRORS: file, row, line (CSV only), reason
+    predictions: str | None  # the predictions file; None with summary_only
+    settings: dict[str, Any]
+    seconds: float
+
+
+@dataclass
+class MiniBatch:
+    """Rows of one file as read, indexed by their row number in the file."""
+
+    file: str
+    csv: bool
+    frame: pd.DataFrame
+
+
+@dataclass
+class Tally:
+    """Rows read, rows scored and errors of a job; raises once the errors pass the threshold."""
+
+    name: str
+    error_threshold: int
+    rows: int = 0
+    scored: int = 0
+    errors: int = 0
+    first_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def fail(self, count: int, errors: list[dict[str, Any]]) -> None:
+        """Count ``count`` rows as errors, keep the first few reasons, and raise past the threshold."""
+        self.errors += count
+        self.first_errors += errors[: KEPT_ERRORS - len(self.first_errors)]
+        if 0 <= self.error_threshold < self.errors:
+            shown = "; ".join(
+                f"{where(entry)} {entry['reason']}" for entry in self.first_errors[:SHOWN_ERRORS]
+            )
+            raise MlopsError(
+                f"{self.name}: {self.errors} errors after {self.rows} rows exceed error_threshold "
+                f"{self.error_threshold} (first: {shown}); nothing was written; fix those rows or "
+                "raise --error-threshold (-1 tolerates any number)"
+            )
+
+
+def error_entry(file: str, row: int | None, is_csv: bool, reason: str) -> dict[str, Any]:
+    """Return one error entry: the file, the 0-based row, the CSV line (header is line 1), the reason."""
+    line = row + 2 if is_csv and row is not None else None
+    return {"file": file, "row": row, "line": line, "reason": reason}
+
+
+def where(entry: dict[str, Any]) -> str:
+    """Return where an error is: ``file:line`` for CSV, ``file row N`` for Parquet, else the file."""
+    if entry["line"] is not None:
+        return f"{entry['file']}:{entry['line']}"
+    if entry["row"] is not None:
+        return f"{entry['file']} row {entry['row']}"
+    return entry["file"]
+
+
+def plural(count: int, word: str) -> str:
+    """Return ``count word`` with an ``s`` unless the count is one."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def read_settings(name: str, cfg: DictConfig) -> Settings:
+    """Return the composed ``deployment.batch`` config as Settings; raise naming a bad key and its fix."""
+    from omegaconf import OmegaConf
+
+    def get(key: str, valid: Callable[[Any], bool], fix: str) -> Any:
+        value = OmegaConf.select(cfg, f"deployment.batch.{key}")
+        if not valid(value):
+            raise MlopsError(f"{name}: deployment.batch.{key} is {value!r}; {fix}")
+        return value
+
+    def at_least(low: int) -> Callable[[Any], bool]:
+        return lambda value: type(value) is int and value >= low
+
+    return Settings(
+        mini_batch_size=get("mini_batch_size", at_least(1), "use a positive number of rows"),
+        max_concurrency_per_instance=get("max_concurrency_per_instance", at_least(1), "use 1 or more"),
+        error_threshold=get("error_threshold", at_least(-1), "use a number of rows, or -1 to tolerate any"),
+        output_action=get("output_action", OUTPUT_ACTIONS.__contains__, f"use {' or '.join(OUTPUT_ACTIONS)}"),
+        output_file_name=get(
+            "output_file_name",
+            lambda value: (
+                isinstance(value, str) and value not in ("", ".", "..") and not {"/", "\\"} & set(value)
+            ),
+            "use a file name without a folder",
+        ),
+        max_retries=get("retry_settings.max_retries", at_least(0), "use 0 or more"),
+        timeout=get(
+            "retry_settings.timeout",
+            lambda value: type(value) in (int, float) and value > 0,
+            "use a positive number of seconds",
+        ),
+    )
+
+
+def find_inputs(inputs: str, skip: Path) -> list[Path]:
+    """Return the files ``inputs`` names: one CSV or Parquet file, those in a folder, or a glob's
+    matches, sorted; ``skip`` (the predictions file a folder may hold) is left out."""
+    path = Path(inputs).expanduser()
+    if path.is_file() and path.suffix.lower() not in SUFFIXES:
+        raise MlopsError(f"input {inputs} is neither CSV nor Parquet; pass a .csv or .parquet file")
+    if path.is_file():
+        found = [path]
+    else:
+        candidates = path.iterdir() if path.is_dir() else map(Path, glob.glob(str(path), recursive=True))
+        found = sorted(file for file in candidates if file.suffix.lower() in SUFFIXES and file.is_file())
+    found = [file for file in found if file.resolve() != skip.resolve()]
+    if not found:
+        raise MlopsError(
+            f"no CSV or Parquet file matches '{inputs}'; pass a .csv or .parquet file, a folder holding "
+            "some, or a glob such as 'data/*.csv'"
+        )
+    return found
+
+
+def find_version(name: str, version: str | None, alias: str) -> ModelVersion:
+    """Return ``version`` of the registered model, or the version holding ``alias``."""
+    from mlflow.exceptions import MlflowException
+
+    from mlops import registry
+
+    if version is not None:
+        return registry.get_version(name, version)
+    try:
+        return registry.client().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        if alias == registry.CHAMPION:
+            raise MlopsError(
+                f"model '{name}' has no champion; train it first (mlops train {name}) or pass --version"
+            ) from None
+        raise MlopsError(f"model '{name}' has no version with alias '{alias}'; pass --version") from None
+
+
+def input_types(version: ModelVersion, features: list[str]) -> dict[str, str]:
+    """Return each feature's training type (double, long, string, ...) from the version's signature,
+    in ``features`` order; raise when the version was trained on other features."""
+    from mlflow.models import Model
+
+    signature = Model.load(version.source).signature
+    trained = {spec.name: spec.type.name for spec in signature.inputs.inputs} if signature else {}
+    differing = sorted(set(trained) ^ set(features))
+    if differing:
+        raise MlopsError(
+            f"version {version.version} of '{version.name}' was trained on other features than the config "
+            f"lists (differing: {', '.join(differing)}); pass --version of one trained with this config"
+        )
+    return {column: trained[column] for column in features}
+
+
+def read_columns(file: Path) -> list[str]:
+    """Return the column names of a CSV or Parquet file without reading its rows."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        if file.suffix.lower() == ".csv":
+            return list(pd.read_csv(file, nrows=0).columns)
+        return pq.ParquetFile(file).schema_arrow.names
+    except (ValueError, OSError) as problem:
+        raise MlopsError(
+            f"cannot read {file}: {first_line(problem)}; fix it or leave it out of --input"
+        ) from None
+
+
+def read_chunks(
+    file: Path, columns: list[str], strings: list[str], size: int
+) -> Iterator[tuple[pd.DataFrame, int]]:
+    """Yield ``columns`` of a CSV or Parquet file ``size`` rows at a time, indexed by row number,
+    each with the bytes of the file read so far; ``strings`` are read as text. Every CSV column is
+    parsed, so a row with more fields than the header fails instead of shifting its values."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        if file.suffix.lower() == ".csv":
+            dtype = dict.fromkeys(strings, "str")
+            with (
+                open(file, "rb") as handle,
+                pd.read_csv(handle, dtype=dtype, chunksize=size) as reader,
+            ):
+                for frame in reader:
+                    yield frame[columns], handle.tell()
+            return
+        parquet = pq.ParquetFile(file)
+        total, start = file.stat().st_size, 0
+        for batch in parquet.iter_batches(batch_size=size, columns=columns):
+            frame = batch.to_pandas()
+            frame.index += start
+            start += len(frame)
+            yield frame, total * start // parquet.metadata.num_rows
+    except (ValueError, OSError) as problem:
+        raise MlopsError(
+            f"cannot read {file}: {first_line(problem)}; fix it or leave it out of --input"
+        ) from None
+
+
+def first_line(problem: BaseException) -> str:
+    """Return the first line of an exception's message, or its type when it has none."""
+    return (str(problem).strip().splitlines() or [type(problem).__name__])[0]
+
+
+def clean(
+    frame: pd.DataFrame, types: dict[str, str], file: str, is_csv: bool
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Convert each feature to its training type; return the rows that convert, in feature order, and
+    one error per row that does not (a numeric feature whose value is not a finite number)."""
+    import numpy as np
+    import pandas as pd
+
+    reasons: dict[int, str] = {}
+    converted = {}
+    for column, kind in types.items():
+        values = frame[column]
+        if kind == "string" and not pd.api.types.is_string_dtype(values):
+            converted[column] = values.astype("str")
+        if kind not in NUMBER_TYPES or values.dtype.kind in "iub":
+            continue
+        if values.dtype.kind == "f":
+            bad = np.isinf(values.to_numpy())
+        else:
+            converted[column] = numbers = pd.to_numeric(values, errors="coerce")
+            bad = (np.isinf(numbers) | (numbers.isna() & values.notna())).to_numpy()
+        if bad.any():
+            for row, value in values[bad].items():
+                reasons.setdefault(int(row), f"column '{column}' holds {value!r}, not a finite number")
+    good = frame[list(types)].assign(**converted)
+    if reasons:
+        good = good.drop(index=list(reasons))
+    return good, [error_entry(file, row, is_csv, reason) for row, reason in sorted(reasons.items())]
+
+
+def output_names(pipeline: Pipeline) -> list[str]:
+    """Return the prediction columns: ``prediction``, then ``probability_<class>`` for a classifier."""
+    if not hasattr(pipeline, "predict_proba"):
+        return ["prediction"]
+    return ["prediction", *(f"probability_{label}" for label in pipeline.classes_)]
+
+
+def predict(pipeline: Pipeline, frame: pd.DataFrame) -> list[Any]:
+    """Return the prediction columns of ``frame``, in ``output_names`` order."""
+    predictions = [pipeline.predict(frame)]
+    if hasattr(pipeline, "predict_proba"):
+        predictions += list(pipeline.predict_proba(frame).T)
+    return predictions
+
+
+def csv_lines(file: str, frame: pd.DataFrame, names: list[str], predictions: list[Any]) -> bytes:
+    """Return predictions CSV lines, without header: source_file, row, the features, the predictions."""
+    import pyarrow as pa
+    import pyarrow.csv
+
+    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+    for name, values in zip(names, predictions, strict=True):
+        table = table.append_column(name, pa.array(values))
+    table = table.add_column(0, "row", pa.array(frame.index.to_numpy()))
+    table = table.add_column(0, "source_file", pa.repeat(file, len(frame)))
+    sink = pa.BufferOutputStream()
+    pyarrow.csv.write_csv(table, sink, pyarrow.csv.WriteOptions(include_header=False))
+    return sink.getvalue().to_pybytes()
+
+
+@dataclass
+class Scored:
+    """One scored mini-batch: its bad rows, how many rows were predicted, and their CSV lines."""
+
+    errors: list[dict[str, Any]]
+    scored: int
+    lines: bytes
+
+
+def score_batch(
+    pipeline: Pipeline, batch: MiniBatch, types: dict[str, str], names: list[str] | None
+) -> Scored:
+    """Clean a mini-batch, predict its good rows and, given the output ``names``, format them as CSV."""
+    good, errors = clean(batch.frame, types, batch.file, batch.csv)
+    if good.empty:
+        return Scored(errors, 0, b"")
+    predictions = predict(pipeline, good)
+    return Scored(errors, len(good), csv_lines(batch.file, good, names, predictions) if names else b"")
+
+
+def one_job_each(pipeline: Pipeline) -> None:
+    """Set every ``n_jobs`` of the pipeline to 1: the worker threads already use the cores, and a pool
+    started by each predict of a mini-batch costs more than it gains."""
+    pipeline.set_params(**{key: 1 for key in pipeline.get_params() if key.endswith("n_jobs")})
+
+
+def with_retries(
+    first: Future, again: Callable[[], Future], max_retries: int, timeout: float
+) -> tuple[Any, str | None]:
+    """Wait up to ``timeout`` seconds for ``first``; after an error or a timeout wait for ``again()``,
+    up to ``max_retries`` times. Return the result and None, or None and the last failure. A thread
+    cannot be stopped: an attempt that timed out still finishes in the background."""
+    future = first
+    for attempt in range(max_retries + 1):
+        if attempt:
+            future = again()
+        try:
+            return future.result(timeout=timeout), None
+        except TimeoutError:
+            failure = f"timed out after {timeout:g} s"
+        except Exception as problem:
+            failure = f"{type(problem).__name__}: {first_line(problem)}"
+    return None, f"{failure} ({plural(max_retries + 1, 'attempt')})"
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """Yield a file that replaces ``path`` when the block succeeds and vanishes when it fails."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            yield handle
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def csv_line(values: list[str]) -> bytes:
+    """Return one CSV line."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerow(values)
+    return text.getvalue().encode()
+
+
+def mini_batches(
+    files: list[Path], types: dict[str, str], size: int, tally: Tally, advance: Callable[[int], None]
+) -> Iterator[MiniBatch]:
+    """Yield the rows of ``files`` mini-batch by mini-batch, calling ``advance`` with the bytes read;
+    count the rows of a file that lacks a feature column as errors."""
+    strings = [column for column, kind in types.items() if kind == "string"]
+    for file in files:
+        is_csv = file.suffix.lower() == ".csv"
+        columns = read_columns(file)
+        missing = [column for column in types if column not in columns]
+        if missing:
+            rows = sum(len(frame) for frame, _ in read_chunks(file, columns[:1], [], 100_000))
+            tally.rows += rows
+            reason = f"lacks the feature column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+            tally.fail(rows, [error_entry(str(file), None, is_csv, reason)])
+            advance(file.stat().st_size)
+            continue
+        done = 0
+        for frame, read in read_chunks(file, list(types), strings, size):
+            advance(read - done)
+            done = read
+            tally.rows += len(frame)
+            yield MiniBatch(str(file), is_csv, frame)
+
+
+def run(
+    name: str,
+    pipeline: Pipeline,
+    files: list[Path],
+    types: dict[str, str],
+    settings: Settings,
+    handle: IO[bytes] | None,
+) -> Tally:
+    """Score ``files`` with ``max_concurrency_per_instance`` worker threads while reading ahead, and
+    append the predictions to ``handle`` (when given) in input order; return the counts."""
+    tally = Tally(name, settings.error_threshold)
+    if settings.max_concurrency_per_instance > 1:
+        one_job_each(pipeline)
+    names = output_names(pipeline)
+    if handle:
+        handle.write(csv_line(["source_file", "row", *types, *names]))
+    work = partial(score_batch, pipeline, types=types, names=names if handle else None)
+    pending: deque[tuple[MiniBatch, Future]] = deque()
+    total = sum(file.stat().st_size for file in files)
+    with (
+        ThreadPoolExecutor(settings.max_concurrency_per_instance) as pool,
+        click.progressbar(length=total, label=f"{name}: scoring", file=sys.stderr) as bar,
+    ):
+
+        def finish() -> None:
+            batch, future = pending.popleft()
+            again = partial(pool.submit, work, batch)
+            scored, failure = with_retries(future, again, settings.max_retries, settings.timeout)
+            if failure:
+                reason = f"the mini-batch of {len(batch.frame)} rows starting here failed: {failure}"
+                tally.fail(
+                    len(batch.frame), [error_entry(batch.file, int(batch.frame.index[0]), batch.csv, reason)]
+                )
+                return
+            tally.scored += scored.scored
+            if scored.errors:
+                tally.fail(len(scored.errors), scored.errors)
+            if handle:
+                handle.write(scored.lines)
+
+        for batch in mini_batches(files, types, settings.mini_batch_size, tally, bar.update):
+            pending.append((batch, pool.submit(work, batch)))
+            if len(pending) > settings.max_concurrency_per_instance:
+                finish()
+        while pending:
+            finish()
+    return tally
+
+
+def score(
+    name: str,
+    inputs: str,
+    output: Path,
+    *,
+    version: str | None = None,
+    alias: str = "champion",
+    overrides: Sequence[str] = (),
+    echo: Echo = print,
+) -> BatchSummary:
+    """Score every row of the CSV and Parquet files ``inputs`` names with a registered version of
+    ``name`` (``version``, else the one holding ``alias``); write ``summary.json`` and, with
+    append_row, the predictions to the ``output`` folder. A failed job writes neither."""
+    from mlops import catalog, registry
+    from mlops.features import feature_columns
+
+    started = time.perf_counter()
+    cfg = catalog.load_config(name, overrides)
+    settings = read_settings(name, cfg)
+    output = Path(output)
+    files = find_inputs(inputs, output / settings.output_file_name)
+    target = output / settings.output_file_name if settings.output_action == "append_row" else None
+    model_version = find_version(name, version, alias)
+    types = input_types(model_version, feature_columns(cfg))
+    pipeline = registry.load(model_version, cfg.serialization.trusted_types)
+    output.mkdir(parents=True, exist_ok=True)
+    with atomic_file(target) if target else nullcontext() as handle:
+        tally = run(name, pipeline, files, types, settings, handle)
+    summary = BatchSummary(
+        model=name,
+        version=str(model_version.version),
+        files=[str(file) for file in files],
+        rows=tally.rows,
+        scored=tally.scored,
+        errors=tally.errors,
+        first_errors=tally.first_errors,
+        predictions=str(target) if target else None,
+        settings=asdict(settings),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    with atomic_file(output / "summary.json") as handle:
+        handle.write(json.dumps(asdict(summary), indent=2).encode())
+    echo(
+        f"{name}: scored {plural(summary.scored, 'row')} from {plural(len(files), 'file')} with version "
+        f"{summary.version} -> {target or output / 'summary.json'} ({plural(summary.errors, 'error')})"
+    )
+    return summary
+
+
+def hydra_string(value: str) -> str:
+    """Return ``value`` (free of backslashes) quoted for a Hydra override."""
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+@click.option("--input", "inputs", required=True, help="A CSV or Parquet file, a folder of them, or a glob.")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the predictions file and summary.json.",
+)
+@click.option("--version", help="Registered version to score with.")
+@click.option("--alias", help="Alias of the version to score with.  [default: champion]")
+@click.option("--mini-batch-size", type=int, help="Rows scored together.")
+@click.option("--max-concurrency", type=int, help="Mini-batches scored in parallel.")
+@click.option("--error-threshold", type=int, help="Errors tolerated before the job fails; -1: any number.")
+@click.option("--output-action", type=click.Choice(OUTPUT_ACTIONS), help="Write predictions or counts only.")
+@click.option("--output-file-name", help="Predictions file written in the output folder.")
+@click.option("--max-retries", type=int, help="Times a failed mini-batch is tried again.")
+@click.option("--timeout", type=float, help="Seconds a mini-batch may take before it counts as failed.")
+def batch(
+    name: str,
+    overrides: tuple[str, ...],
+    inputs: str,
+    output: Path,
+    version: str | None,
+    alias: str | None,
+    mini_batch_size: int | None,
+    max_concurrency: int | None,
+    error_threshold: int | None,
+    output_action: str | None,
+    output_file_name: str | None,
+    max_retries: int | None,
+    timeout: float | None,
+) -> None:
+    """Score CSV and Parquet files with a registered version of NAME.
+
+    INPUT is a file, a folder or a glob; OUTPUT gets the predictions and summary.json, as from an
+    Azure ML batch deployment. Settings default to the model's deployment.batch config; the options
+    and OVERRIDES (Hydra overrides, e.g. deployment.batch.mini_batch_size=50000) change them.
+    """
+    if version and alias:
+        raise MlopsError(f"pass --version or --alias, not both (got {version} and {alias})")
+    flags = {
+        "mini_batch_size": mini_batch_size,
+        "max_concurrency_per_instance": max_concurrency,
+        "error_threshold": error_threshold,
+        "output_action": output_action,
+        "output_file_name": None if output_file_name is None else hydra_string(output_file_name),
+        "retry_settings.max_retries": max_retries,
+        "retry_settings.timeout": timeout,
+    }
+    overrides += tuple(f"deployment.batch.{key}={value}" for key, value in flags.items() if value is not None)
+    score(
+        name, inputs, output, version=version, alias=alias or "champion", overrides=overrides, echo=click.echo
+    )
