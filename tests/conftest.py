@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,22 @@ def isolated_state(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(REPO)
     return state
+
+
+@pytest.fixture(scope="session")
+def use_state():
+    """Return a context manager that points the MLflow store at a folder, for work a module shares."""
+
+    @contextmanager
+    def use(folder: Path):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MLOPS_STATE_DIR", str(folder))
+            patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+            patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+            patch.chdir(REPO)
+            yield
+
+    return use
 
 
 @pytest.fixture

@@ -25,14 +25,10 @@ def quiet(_line: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(tmp_path_factory, use_state):
     """Train taxi-fare (the champion) and credit-default (version 1, rejected: no champion) once."""
     state = tmp_path_factory.mktemp("batch-state")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLOPS_STATE_DIR", str(state))
-        patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.chdir(Path(__file__).resolve().parents[1])
+    with use_state(state):
         train_model("taxi-fare", ["data.n_rows=2000", "estimator.n_estimators=10"], echo=quiet)
         forced_out = ["data.n_rows=1500", "estimator.n_estimators=10", "evaluation.thresholds.roc_auc=0.99"]
         train_model("credit-default", forced_out, echo=quiet)

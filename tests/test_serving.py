@@ -66,14 +66,10 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def state(tmp_path_factory):
+def state(tmp_path_factory, use_state):
     """Train taxi-fare three times (versions 1-3) and credit-default once, in one folder for the module."""
     folder = tmp_path_factory.mktemp("serving-state")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLOPS_STATE_DIR", str(folder))
-        patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.chdir(REPO)
+    with use_state(folder):
         from mlops.training import train_model
 
         for name, overrides in (
