@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from mlops.console import echo_table
 from mlops.errors import MlopsError
 
 TASKS = ("regression", "classification")
@@ -77,20 +78,20 @@ def list_models(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     header = ("MODEL", "TASK", "TARGET", "METRIC", "CHAMPION", "VALUE")
-    table = [header] + [
-        (
-            row["name"],
-            row["task"],
-            row["target"],
-            row["primary_metric"],
-            f"v{row['champion_version']}" if row["champion_version"] else "-",
-            f"{row['champion_metric']:.4g}" if row["champion_metric"] is not None else "-",
-        )
-        for row in rows
-    ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    for line in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    echo_table(
+        header,
+        [
+            (
+                row["name"],
+                row["task"],
+                row["target"],
+                row["primary_metric"],
+                f"v{row['champion_version']}" if row["champion_version"] else "-",
+                f"{row['champion_metric']:.4g}" if row["champion_metric"] is not None else "-",
+            )
+            for row in rows
+        ],
+    )
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

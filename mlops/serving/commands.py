@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from mlops.console import echo_table
 from mlops.errors import MlopsError
 
 
@@ -112,22 +113,22 @@ def list_endpoints(as_json: bool) -> None:
         click.echo("no endpoints yet; start one with: mlops deploy NAME --online")
         return
     header = ("ENDPOINT", "DEPLOYMENT", "VERSION", "TRAFFIC", "PORT", "PID", "STATE")
-    table = [header] + [
-        (
-            row["name"],
-            d["name"],
-            f"v{d['version']}",
-            f"{d['traffic']}%",
-            str(row["port"]),
-            str(row["pid"] or "-"),
-            row["state"],
-        )
-        for row in rows
-        for d in row["deployments"]
-    ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    for line in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    echo_table(
+        header,
+        [
+            (
+                row["name"],
+                d["name"],
+                f"v{d['version']}",
+                f"{d['traffic']}%",
+                str(row["port"]),
+                str(row["pid"] or "-"),
+                row["state"],
+            )
+            for row in rows
+            for d in row["deployments"]
+        ],
+    )
 
 
 @click.command()

@@ -1,0 +1,15 @@
+"""Plain terminal output shared by the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+
+def echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print ``rows`` under ``header`` in left-aligned columns two spaces apart."""
+    table = [tuple(header), *(tuple(row) for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
