@@ -1,5 +1,6 @@
-"""Nox sessions: lint, framework tests, template tests, one session per model, and offline checks of
-the GitHub workflows and the Bicep infrastructure."""
+"""Nox sessions: lint, framework tests, template tests, one session per model, the tests that matter
+on the packages Azure ML builds, and offline checks of the GitHub workflows and the Bicep
+infrastructure."""
 
 import shutil
 import tempfile
@@ -91,6 +92,43 @@ def model(session: nox.Session, name: str) -> None:
     session.install("-r", str(folder / "environment" / "requirements.txt"), "-e", ".", "pytest")
     session.run("pytest", str(folder / "tests"), *session.posargs)
     session.run("mlops", "train", name, "--sample", "500")
+
+
+# what runs inside Azure ML jobs and deployments: the steps, batch scoring, serving and monitoring
+AZURE_RUNTIME_TESTS = [
+    "test_steps.py",
+    "test_training.py",
+    "test_batch.py",
+    "test_serving.py",
+    "test_monitor.py",
+]
+# prints the pip list of the environment Azure ML builds for one model (mlops azure render's conda.yaml)
+PIP_OF_CONDA = (
+    "import sys, yaml\n"
+    "spec = yaml.safe_load(open(sys.argv[1]))\n"
+    "print(*next(item['pip'] for item in spec['dependencies'] if isinstance(item, dict)), sep='\\n')"
+)
+
+
+@nox.session(name="azure-runtime")
+def azure_runtime(session: nox.Session) -> None:
+    """Run the tests of what Azure ML runs on the packages it builds (pinned lower by azureml-mlflow)."""
+    isolate(session)
+    session.install("-e", ".[test,azure]")
+    rendered = Path(session.create_tmp()) / "rendered"
+    pip = set()
+    for name in MODELS:
+        shutil.rmtree(rendered, ignore_errors=True)
+        session.run("mlops", "azure", "render", name, "--out", str(rendered), silent=True)
+        listed = session.run("python", "-c", PIP_OF_CONDA, str(rendered / "conda.yaml"), silent=True)
+        pip.update(line for line in listed.splitlines() if line.strip())
+    session.install(*sorted(pip))
+    session.run(
+        "python",
+        "-c",
+        "import mlflow, pandas; print('mlflow', mlflow.__version__, 'pandas', pandas.__version__)",
+    )
+    session.run("pytest", *(f"tests/{name}" for name in AZURE_RUNTIME_TESTS), *session.posargs)
 
 
 @nox.session

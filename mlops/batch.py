@@ -197,17 +197,18 @@ def find_version(name: str, version: str | None, alias: str) -> ModelVersion:
         raise MlopsError(f"model '{name}' has no version with alias '{alias}'; pass --version") from None
 
 
-def input_types(version: ModelVersion, features: list[str]) -> dict[str, str]:
-    """Return each feature's training type (double, long, string, ...) from the version's signature,
-    in ``features`` order; raise when the version was trained on other features."""
+def input_types(source: str, features: list[str], described: str) -> dict[str, str]:
+    """Return each feature's training type (double, long, string, ...) from the signature of the model
+    at ``source`` (a registered version's source or a model folder), in ``features`` order; raise when
+    the model, ``described`` as "version N of 'name'", was trained on other features."""
     from mlflow.models import Model
 
-    signature = Model.load(version.source).signature
+    signature = Model.load(source).signature
     trained = {spec.name: spec.type.name for spec in signature.inputs.inputs} if signature else {}
     differing = sorted(set(trained) ^ set(features))
     if differing:
         raise MlopsError(
-            f"version {version.version} of '{version.name}' was trained on other features than the config "
+            f"{described} was trained on other features than the config "
             f"lists (differing: {', '.join(differing)}); pass --version of one trained with this config"
         )
     return {column: trained[column] for column in features}
@@ -277,8 +278,9 @@ def clean(
     converted = {}
     for column, kind in types.items():
         values = frame[column]
-        if kind == "string" and not pd.api.types.is_string_dtype(values):
-            converted[column] = values.astype("str")
+        if kind == "string":  # text, a missing value as NaN whatever pandas read (see missing_as_nan)
+            text = values if pd.api.types.is_string_dtype(values) else values.astype("str")
+            converted[column] = text.where(values.notna())
         if kind not in NUMBER_TYPES or values.dtype.kind in "iub":
             continue
         if values.dtype.kind == "f":
@@ -487,7 +489,8 @@ def score(
     files = find_inputs(inputs, output / settings.output_file_name)
     target = output / settings.output_file_name if settings.output_action == "append_row" else None
     model_version = find_version(name, version, alias)
-    types = input_types(model_version, feature_columns(cfg))
+    described = registry.described(name, model_version.version)
+    types = input_types(model_version.source, feature_columns(cfg), described)
     pipeline = registry.load(model_version, cfg.serialization.trusted_types)
     output.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) if target else nullcontext() as handle:

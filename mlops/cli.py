@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -124,6 +125,13 @@ def changed(base: str, head: str, as_json: bool) -> None:
     "-m", "--multirun", is_flag=True, help="Sweep comma-separated override values; the best is gated."
 )
 @click.option("--sample", type=click.IntRange(min=10), help="Train on a seeded sample of this many rows.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print each registration (model, version, champion, reason) as a JSON list; progress goes to "
+    "stderr.",
+)
 @target_options
 def train(
     name: str | None,
@@ -131,6 +139,7 @@ def train(
     all_models: bool,
     multirun: bool,
     sample: int | None,
+    as_json: bool,
     target: str,
     env: str | None,
     dry_run: bool,
@@ -155,27 +164,38 @@ def train(
     environment = check_target(target, env, dry_run)
     if target == "azure" and (multirun or sample):
         raise MlopsError("-m and --sample run locally; on Azure ML the pipeline trains on the full data")
-    failed = []
+    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    failed, registrations = [], []
     for model in names:
         try:
             if target == "azure":
-                submit_training(model, environment, overrides, dry_run)
-                continue
-            training.train_model(model, overrides, multirun=multirun, sample=sample, echo=click.echo)
+                registration = submit_training(model, environment, overrides, dry_run, echo)
+            else:
+                trained = training.train_model(model, overrides, multirun=multirun, sample=sample, echo=echo)
+                registration = trained.as_dict()
         except MlopsError as error:
             if not all_models:
                 raise
             click.echo(f"error: {error}", err=True)
             failed.append(model)
+            continue
+        registrations += [registration] if registration else []
+    if as_json:
+        click.echo(json.dumps(registrations, indent=2))
     if failed:
         raise MlopsError(f"{len(failed)} of {len(names)} models failed: {', '.join(failed)}")
 
 
-def submit_training(name: str, env: str, overrides: tuple[str, ...], dry_run: bool) -> None:
-    """Submit NAME's training pipeline to the Azure ML workspace of ``env`` and stream it."""
+def submit_training(
+    name: str, env: str, overrides: tuple[str, ...], dry_run: bool, echo: Callable[[str], None]
+) -> dict | None:
+    """Submit NAME's training pipeline to the Azure ML workspace of ``env``, stream it and return its
+    registration (None for a dry run)."""
     from mlops.azureml import submit
 
-    submit.run(lambda folder: submit.training_plan(name, env, folder, overrides), dry_run, click.echo)
+    return submit.run(
+        lambda folder: submit.training_plan(name, env, folder, overrides), dry_run, echo
+    ).registration
 
 
 @cli.command()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from mlops.errors import MlopsError
 
 if TYPE_CHECKING:
+    import pandas as pd
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
@@ -14,6 +15,16 @@ if TYPE_CHECKING:
 def feature_columns(cfg: DictConfig) -> list[str]:
     """Return the model's feature columns: numeric first, then categorical."""
     return list(cfg.schema.get("numeric") or []) + list(cfg.schema.get("categorical") or [])
+
+
+def missing_as_nan(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Return ``frame`` with every missing value of the text ``columns`` as NaN, so training and every
+    scoring path treat it alike: pandas 2 keeps a None in an object column, which scikit-learn's
+    imputers do not count as missing (pandas 3 text columns already hold NaN)."""
+    present = [column for column in columns if column in frame and frame[column].dtype == object]
+    if not present:
+        return frame
+    return frame.assign(**{column: frame[column].where(frame[column].notna()) for column in present})
 
 
 def build_pipeline(cfg: DictConfig) -> Pipeline:

@@ -45,3 +45,16 @@ def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Pipeline:
         )
     trusted = trust.check(flavor.get("skops_trusted_types") or [], trusted_extra, model)
     return skops.io.load(folder / flavor["pickled_model"], trusted=trusted)
+
+
+def find(path: Path) -> Path:
+    """Return the MLflow model folder at ``path``: the folder itself when it holds an MLmodel file,
+    else the one folder below it that does (a download may nest the model a level or two down)."""
+    path = Path(path)
+    if (path / "MLmodel").is_file():
+        return path
+    found = sorted(item.parent for item in path.rglob("MLmodel")) if path.is_dir() else []
+    if len(found) != 1:
+        what = "no MLmodel file" if not found else f"{len(found)} MLmodel files"
+        raise MlopsError(f"{path} holds {what}; pass the folder of one MLflow model")
+    return found[0]

@@ -78,13 +78,22 @@ def get_version(name: str, version: str) -> ModelVersion:
         ) from None
 
 
-def load(version: ModelVersion, trusted_extra: Iterable[str]) -> Pipeline:
-    """Download a registered version and load its pipeline with the checked skops allow-list."""
+def described(name: str, version: str) -> str:
+    """Return how messages name a version: ``version 3 of 'taxi-fare'``."""
+    return f"version {version} of '{name}'"
+
+
+def download(version: ModelVersion, folder: str | Path) -> Path:
+    """Download a registered version's MLflow model folder into ``folder``; return its path."""
     import mlflow.artifacts
 
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(folder)))
+
+
+def load(version: ModelVersion, trusted_extra: Iterable[str]) -> Pipeline:
+    """Download a registered version and load its pipeline with the checked skops allow-list."""
     with tempfile.TemporaryDirectory() as folder:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=folder)
-        return modelio.load(Path(local), trusted_extra, version.name)
+        return modelio.load(download(version, folder), trusted_extra, version.name)
 
 
 def create_version(name: str, source: str, run_id: str, model_id: str, tags: dict[str, str]) -> str:

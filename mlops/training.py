@@ -30,6 +30,13 @@ class Outcome:
     metrics: dict[str, float]
     overrides: list[str]
 
+    def as_dict(self) -> dict[str, object]:
+        """Return the registration as ``mlops train --json`` reports it."""
+        from mlops import gate
+        from mlops.steps.register import Registration
+
+        return Registration(self.version, gate.Decision(self.promoted, self.reason)).as_dict(self.name)
+
 
 def expand(overrides: Sequence[str], multirun: bool) -> list[list[str]]:
     """Return the override sets a run stands for: one, or with ``multirun`` the cartesian product

@@ -65,6 +65,23 @@ def test_components_run_the_local_step_entries(rendered):
         assert (Path(catalog.project.root()) / "mlops" / "steps" / f"{step}.py").is_file()
 
 
+def test_steps_that_read_the_data_source_or_the_registry_are_never_reused(rendered):
+    folder, _ = rendered["taxi-fare", "dev"]
+    reused = {
+        step: validate.load(folder / f"components/{step}.yml", render.COMPONENT).is_deterministic
+        for step in render.steps()
+    }
+    assert reused == {
+        "prep": False,
+        "validate": True,
+        "train": True,
+        "evaluate": False,
+        "register": False,
+        "batch_score": False,
+        "monitor_preprocess": True,
+    }
+
+
 def test_the_pipeline_chains_the_steps_and_passes_overrides(rendered, tmp_path):
     folder, _ = rendered["credit-default", "staging"]
     pipeline = spec(folder, "pipeline.yml")
@@ -181,6 +198,16 @@ def mutate(folder: Path, path: str, change) -> None:
             "pipeline.yml",
             lambda d: d["jobs"]["train"]["inputs"].update(epochs=3),
             "pipeline.yml: jobs.train.inputs.epochs: the component declares no input 'epochs'",
+        ),
+        (
+            "pipeline.yml",
+            lambda d: d["jobs"]["register"]["outputs"].update(output="${{parent.outputs.registraton}}"),
+            "pipeline.yml: jobs.register.outputs.output: the pipeline has no output 'registraton'",
+        ),
+        (
+            "pipeline.yml",
+            lambda d: d["jobs"]["register"].update(outputs={"result": "${{parent.outputs.registration}}"}),
+            "pipeline.yml: jobs.register.outputs.result: the component declares no output 'result'",
         ),
         (
             "environment.yml",

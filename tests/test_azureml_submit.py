@@ -4,10 +4,16 @@ of reach here, so a recorder stands where the client would be."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from mlops.azureml import submit
 from mlops.errors import MlopsError
+
+# what the pipeline's register step writes to its registration output (tests/test_steps.py runs it)
+REGISTERED = {"model": "taxi-fare", "version": "7", "champion": True, "reason": "rmse 2.1 beats 2.4"}
 
 
 class Poller:
@@ -36,6 +42,10 @@ class Operations:
                 return type("Job", (), {"status": self.client.status})()
             if method == "create_or_update" and self.group == "jobs":
                 args[0].name = "sleepy_job_1"
+            if (self.group, method) == ("jobs", "download") and self.client.registration:
+                folder = Path(kwargs["download_path"]) / "named-outputs" / kwargs["output_name"]
+                folder.mkdir(parents=True)
+                (folder / "registration.json").write_text(json.dumps(self.client.registration))
             return Poller(args[0]) if method.startswith("begin_") else (args[0] if args else None)
 
         return call
@@ -44,19 +54,22 @@ class Operations:
 class Recorder:
     """Stands where MLClient does."""
 
-    def __init__(self, status: str = "Completed", fail: Exception | None = None):
+    def __init__(
+        self, status: str = "Completed", fail: Exception | None = None, registration: dict | None = REGISTERED
+    ):
         self.calls: list[tuple[str, tuple, dict]] = []
         self.status = status
         self.fail = fail
+        self.registration = registration
 
     def __getattr__(self, group: str) -> Operations:
         return Operations(self, group)
 
 
 def submitted(plan_for, client: Recorder | None = None) -> Recorder:
-    """Send a plan through a recorder and return it."""
+    """Send a plan through a recorder and return it, with the plan it sent as ``client.plan``."""
     client = client or Recorder()
-    submit.run(plan_for, dry_run=False, echo=quiet, client=client)
+    client.plan = submit.run(plan_for, dry_run=False, echo=quiet, client=client)
     return client
 
 
@@ -77,13 +90,18 @@ def test_training_submits_the_environment_and_pipeline_then_streams_it():
         "jobs.create_or_update",
         "jobs.stream",
         "jobs.get",
+        "jobs.download",
     ]
+    assert client.calls[-1][1] == ("sleepy_job_1",)
+    assert client.calls[-1][2]["output_name"] == "registration"
+    assert client.plan.registration == REGISTERED
     environment, job = (args[0] for _, args, _ in client.calls[:2])
     pip = environment.conda_file["dependencies"][-1]["pip"]
     assert (
         environment.name == "mlops-taxi-fare"
         and pip[0].startswith("mlflow")
         and "azureml-ai-monitoring>=1.0" in pip
+        and "azureml-mlflow>=1.62" in pip  # the steps reach the workspace's MLflow through it
     )
     assert client.calls[1][2] == {"experiment_name": "taxi-fare"}
     assert job.settings.default_compute == "cpu-cluster"  # the SDK drops the azureml: prefix
@@ -93,7 +111,16 @@ def test_training_submits_the_environment_and_pipeline_then_streams_it():
     assert (rest["experimentName"], list(rest["jobs"])) == ("taxi-fare", list(job.jobs))
     assert rest["inputs"] == {"overrides": {"value": "estimator.n_estimators=50", "jobInputType": "literal"}}
     assert rest["jobs"]["train"]["inputs"]["overrides"]["value"] == "${{parent.inputs.overrides}}"
+    assert rest["jobs"]["register"]["outputs"]["output"]["value"] == "${{parent.outputs.registration}}"
+    assert list(rest["outputs"]) == ["registration"]
     assert client.calls[2][1] == ("sleepy_job_1",)
+
+
+def test_a_job_without_its_registration_output_is_an_error():
+    with pytest.raises(MlopsError, match="job sleepy_job_1 completed without its registration output"):
+        submitted(
+            lambda folder: submit.training_plan("taxi-fare", "dev", folder), Recorder(registration=None)
+        )
 
 
 def test_a_failed_pipeline_is_a_non_zero_exit():

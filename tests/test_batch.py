@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from mlops import batch, catalog, registry
 from mlops.cli import Group
 from mlops.errors import MlopsError
-from mlops.features import feature_columns
+from mlops.features import feature_columns, missing_as_nan
 from mlops.training import train_model
 
 REAL_BATCH_FILE = Path("/work/shared/data/taxi/taxi-batch.csv")
@@ -62,9 +62,14 @@ def score(inputs, output, **options):
     return batch.score("taxi-fare", str(inputs), output, **options)
 
 
+def features_of(frame, cfg):
+    """The rows as the model sees them: an empty text value (None or NaN) is missing either way."""
+    return missing_as_nan(frame[feature_columns(cfg)], list(cfg.schema.get("categorical") or []))
+
+
 def assert_predicts_like_the_pipeline(predictions, frame, name="taxi-fare", version="1"):
     pipeline, cfg = pipeline_of(name, version)
-    expected = pipeline.predict(frame[feature_columns(cfg)])
+    expected = pipeline.predict(features_of(frame, cfg))
     if np.issubdtype(expected.dtype, np.floating):
         np.testing.assert_allclose(predictions["prediction"], expected, rtol=1e-9)
     else:
@@ -329,7 +334,10 @@ def test_a_classifier_adds_a_probability_per_class(tmp_path):
     assert list(predictions.columns[-3:]) == ["prediction", "probability_0", "probability_1"]
     assert_predicts_like_the_pipeline(predictions, frame, "credit-default", "1")
     pipeline, cfg = pipeline_of("credit-default", "1")
-    expected = pipeline.predict_proba(frame[feature_columns(cfg)])
+    # the CSV's empty education is NaN, the generator's None: both are missing to the model
+    expected = pipeline.predict_proba(
+        missing_as_nan(frame[feature_columns(cfg)], list(cfg.schema.categorical))
+    )
     np.testing.assert_allclose(predictions[["probability_0", "probability_1"]], expected, rtol=1e-9)
     assert predictions["education"].isna().sum() == frame["education"].isna().sum() > 0
 

@@ -73,6 +73,13 @@ def test_train_all_then_list_shows_every_champion(run_mlops):
     assert 0.9 < rows["breast-cancer"]["champion_metric"] <= 1
     assert rows["breast-cancer"]["monitoring"] is True  # the scheduled monitor covers it (monitoring.enabled)
 
+    again = run_mlops("train", "breast-cancer", "--sample", "300", "--json")
+    assert again.returncode == 0, again.stderr
+    [registration] = json.loads(again.stdout)  # progress went to stderr
+    assert registration["model"] == "breast-cancer" and registration["version"] == "2"
+    assert registration["champion"] is False and "does not beat the champion" in registration["reason"]
+    assert "register  version 2 is not promoted" in again.stderr
+
 
 def test_list_before_any_training_shows_no_champion(run_mlops):
     assert set(champions(run_mlops).values()) == {None}

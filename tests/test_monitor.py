@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -223,11 +225,12 @@ def test_config_mistakes_name_the_key(trained, run_mlops, tmp_path, override, me
 def test_a_version_without_a_baseline_gets_a_clear_message(run_mlops, tmp_path):
     train_model("breast-cancer", [], echo=quiet)
     version = registry.champion("breast-cancer")
-    local = Path(registry.client().get_run(version.run_id).info.artifact_uri.removeprefix("file://"))
-    shutil.rmtree(local / baseline.ARTIFACT_PATH)
+    logged = registry.client().get_logged_model(version.source.removeprefix("models:/"))
+    shutil.rmtree(Path(logged.artifact_location.removeprefix("file://")) / baseline.ARTIFACT_PATH)
     result = run_mlops("monitor", "breast-cancer", "--production", str(tmp_path))
     assert result.returncode == 2
-    assert "has no monitoring baseline (it was registered before baselines were recorded)" in result.stderr
+    assert "version 1 of 'breast-cancer' has no monitoring baseline" in result.stderr
+    assert "mlops train breast-cancer" in result.stderr
 
 
 def test_on_breach_retrain_trains_a_new_version(run_mlops, tmp_path):
@@ -240,3 +243,122 @@ def test_on_breach_retrain_trains_a_new_version(run_mlops, tmp_path):
     assert "retraining because a threshold was breached" in result.stderr + result.stdout
     versions = registry.client().search_model_versions("name='taxi-fare'")
     assert len(versions) == 2
+
+
+class Workspace:
+    """Stands where MLClient does for ``mlops azure download``: an online endpoint sending 90% of its
+    traffic to green, which serves version 1; a download lays the model out a level down, as Azure's."""
+
+    def __init__(self, model: Path, traffic: dict[str, int] | None = None):
+        self.model = model
+        self.downloads: list[tuple[str, str]] = []
+        self.online_endpoints = SimpleNamespace(
+            get=lambda name: SimpleNamespace(
+                traffic={"blue": 10, "green": 90} if traffic is None else traffic
+            )
+        )
+        reference = (
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
+        )
+        self.online_deployments = SimpleNamespace(
+            get=lambda name, endpoint_name: SimpleNamespace(
+                model=f"{reference}/models/taxi-fare/versions/{dict(blue=2, green=1)[name]}"
+            )
+        )
+        self.models = SimpleNamespace(download=self.download)
+
+    def download(self, name: str, version: str, download_path: str) -> None:
+        self.downloads.append((name, version))
+        shutil.copytree(self.model, Path(download_path) / name / "model")
+
+
+@pytest.fixture
+def champion_folder(trained, tmp_path) -> Path:
+    """The taxi-fare champion's MLflow model folder, as the workspace would hand it out."""
+    return registry.download(registry.champion("taxi-fare"), tmp_path / "registered")
+
+
+def test_the_served_version_downloads_and_monitors_without_the_registry(champion_folder, run_mlops, tmp_path):
+    from mlops.azureml import render, submit
+
+    workspace = Workspace(champion_folder)
+    downloaded = submit.download("taxi-fare", "dev", tmp_path / "served", client=workspace, echo=quiet)
+    endpoint = render.names(render.compose("taxi-fare", "dev"))["online_endpoint"]
+    assert downloaded == {
+        "model": "taxi-fare",
+        "env": "dev",
+        "version": "1",
+        "endpoint": endpoint,
+        "deployment": "green",
+        "path": str(tmp_path / "served"),
+    }
+    assert workspace.downloads == [("taxi-fare", "1")]
+    assert (tmp_path / "served" / "MLmodel").is_file()
+    assert (tmp_path / "served" / baseline.ARTIFACT_PATH / baseline.PROFILE_FILE).is_file()
+    assert [item.name for item in tmp_path.iterdir() if item.name.startswith(".")] == []  # nothing partial
+
+    runs_before = len(registry.client().search_runs([registry.experiment_id("taxi-fare")]))
+    production = spread(trips(400, seed=16).drop(columns="cost"), days=2)
+    folder = write_byo(tmp_path / "byo", production.assign(distance=production["distance"] * 2))
+    result = monitor_taxi(
+        run_mlops,
+        folder,
+        "--model",
+        str(tmp_path / "served"),
+        "--version",
+        "1",
+        "--json",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["version"], summary["run_id"]) == ("1", None)
+    assert "distance" in drifted(summary, "data_drift")
+    assert summary["production"]["scored"] == 400  # the folder's own model scored the rows
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert len(registry.client().search_runs([registry.experiment_id("taxi-fare")])) == runs_before
+
+
+def test_prod_downloads_the_version_from_the_registry(champion_folder, tmp_path):
+    from mlops.azureml import submit
+
+    workspace, registry_client = Workspace(champion_folder), Workspace(champion_folder)
+    downloaded = submit.download(
+        "taxi-fare",
+        "prod",
+        tmp_path / "v1",
+        "1",
+        client=workspace,
+        registry_client=registry_client,
+        echo=quiet,
+    )
+    assert (downloaded["version"], downloaded["deployment"]) == ("1", None)
+    assert (workspace.downloads, registry_client.downloads) == ([], [("taxi-fare", "1")])
+
+
+@pytest.mark.parametrize(
+    ("traffic", "out", "message"),
+    [
+        ({"blue": 0}, "new", "sends no traffic to a deployment; deploy it (mlops deploy taxi-fare --online"),
+        (None, "full", "is not an empty folder; pass a new or empty folder to --out"),
+    ],
+)
+def test_download_mistakes_name_the_fix(champion_folder, tmp_path, traffic, out, message):
+    from mlops.azureml import submit
+    from mlops.errors import MlopsError
+
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(MlopsError, match=re.escape(message)):
+        submit.download(
+            "taxi-fare", "dev", tmp_path / out, client=Workspace(champion_folder, traffic), echo=quiet
+        )
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_folder_without_a_model_is_refused(trained, run_mlops, tmp_path):
+    result = monitor_taxi(run_mlops, tmp_path, "--model", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path} holds no MLmodel file; pass the folder of one MLflow model" in result.stderr

@@ -47,10 +47,20 @@ def test_steps_chain_from_prep_to_register(tmp_path):
         str(model),
         "--evaluation",
         str(evaluation),
+        "--output",
+        str(tmp_path / "registration"),
         "estimator.C=0.5",
     )
     assert registered.returncode == 0, registered.stderr
     assert registered.stdout.startswith("breast-cancer: version 1 champion: ")
+    # what mlops train --target azure reads back from the pipeline's registration output
+    registration = json.loads((tmp_path / "registration" / "registration.json").read_text())
+    assert registration == {
+        "model": "breast-cancer",
+        "version": "1",
+        "champion": True,
+        "reason": registered.stdout.split("champion: ", 1)[1].strip(),
+    }
 
 
 def test_validate_entry_reports_schema_problems_without_a_traceback(tmp_path):

@@ -1,7 +1,12 @@
 """``mlops train`` end to end on MLflow's real SQLite store: register, gate, sweep, promote, roll back."""
 
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from mlops import data, modelio, project, registry, trust
 from mlops.errors import MlopsError
@@ -193,3 +198,31 @@ def test_a_champion_that_cannot_score_the_new_test_rows_blocks_promotion(tmp_pat
     assert "the champion (version 1) could not be scored on this test split" in outcome.reason
     assert "age" in outcome.reason
     assert str(registry.champion("credit-default").version) == "1"
+
+
+def test_a_missing_text_value_is_missing_whether_none_or_nan():
+    """pandas 2 keeps None in an object column and scikit-learn's imputers skip it; prep, mlops batch
+    and the endpoint all turn it into NaN, so the model imputes it wherever it came from."""
+    from mlops.features import build_pipeline, missing_as_nan
+
+    frame = pd.DataFrame(
+        {"x": [1.0, 2.0, 3.0, 4.0], "colour": pd.Series(["red", None, "red", np.nan], dtype=object)}
+    )
+    normalized = missing_as_nan(frame, ["colour", "absent"])
+    assert normalized["colour"].isna().tolist() == [False, True, False, True]
+    assert all(value != value for value in normalized["colour"][[1, 3]])  # NaN, not None
+    assert normalized["x"].equals(frame["x"]) and frame["colour"][1] is None  # the input is left alone
+    cfg = OmegaConf.create(
+        {
+            "name": "t",
+            "task": "classification",
+            "schema": {"numeric": ["x"], "categorical": ["colour"]},
+            "preprocessing": OmegaConf.load(
+                Path(__file__).parents[1] / "mlops" / "conf" / "preprocessing" / "standard.yaml"
+            ),
+            "estimator": {"_target_": "sklearn.linear_model.LogisticRegression"},
+        }
+    )
+    pipeline = build_pipeline(cfg).fit(normalized, [0, 1, 0, 1])
+    imputed = pipeline.named_steps["preprocess"].transform(normalized)
+    assert (imputed[1, 1:] == imputed[0, 1:]).all()  # the missing colour became the most frequent, red

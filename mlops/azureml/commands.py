@@ -38,7 +38,8 @@ def check_target(target: str, env: str | None, dry_run: bool) -> str:
 
 @click.group()
 def azure() -> None:
-    """Azure ML: render and validate a model's definitions offline, promote versions between workspaces."""
+    """Azure ML: render and validate a model's definitions offline, promote versions between workspaces,
+    download the version an endpoint serves."""
 
 
 @azure.command("render", context_settings={"ignore_unknown_options": True})
@@ -102,3 +103,27 @@ def promote_command(name: str, version: str, source: str, target: str) -> None:
     from mlops.azureml import submit
 
     submit.promote(name, version, source, target, echo=click.echo)
+
+
+@azure.command("download")
+@click.argument("name")
+@click.option("--env", "env", default="dev", show_default=True, help="Environment: dev, staging or prod.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="New or empty folder for the model."
+)
+@click.option("--version", help="Version to download [default: the one the online endpoint serves].")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print model, env, version, endpoint, deployment and path."
+)
+def download_command(name: str, env: str, out: Path, version: str | None, as_json: bool) -> None:
+    """Download the version of NAME its online endpoint in --env serves (or --version) into --out, as
+    an MLflow model folder with its monitoring baseline: mlops monitor NAME --model OUT compares with it.
+    """
+    import json
+
+    from mlops.azureml import submit
+
+    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    downloaded = submit.download(name, env, out, version, echo=echo)
+    if as_json:
+        click.echo(json.dumps(downloaded, indent=2))

@@ -40,8 +40,15 @@ TRAINING = {
         "evaluation": "evaluate.outputs.output",
     },
 }
-# what runs only on Azure: the data collector the online scoring script writes model inputs and outputs with
-AZURE_RUNTIME = ["azureml-ai-monitoring>=1.0"]
+# node outputs the training pipeline publishes as its own (step -> {step output: pipeline output}); the
+# submission reads the register step's verdict back from the job's "registration" output
+PUBLISHED = {"register": {"output": "registration"}}
+REGISTRATION = "registration"
+# what runs only on Azure: the data collector the online scoring script writes model inputs and outputs
+# with, and the MLflow plugin that lets the steps reach the workspace's tracking and registry (Azure ML
+# sets MLFLOW_TRACKING_URI=azureml://... in every job). azureml-mlflow 1.62 caps mlflow at 3.15.0, so
+# Azure builds that version; the framework's floor (pyproject.toml) allows it.
+AZURE_RUNTIME = ["azureml-ai-monitoring>=1.0", "azureml-mlflow>=1.62"]
 DRIFT_SIGNALS = {
     "data_drift": "model_inputs",
     "prediction_drift": "model_outputs",
@@ -197,6 +204,7 @@ def context(
         "model_reference": model_reference(cfg, version),
         "batch": OmegaConf.to_container(cfg.deployment.batch, resolve=True),
         "training": TRAINING,
+        "published": PUBLISHED,
         "signals": signal_definitions(cfg),
         "window": str(cfg.monitoring.window),
         "production": {

@@ -6,6 +6,8 @@ stops there. azure-ai-ml and azure-identity are imported only on this path."""
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,28 +22,30 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 Echo = Callable[[str], None]
-# seconds a credential that shells out (Azure CLI, azd, PowerShell) may take before it counts as failed
-CREDENTIAL_TIMEOUT = 10
 
 
 @dataclass
 class Plan:
-    """What a submission sends, in order: (operation, entity) pairs, for the client or a dry run."""
+    """What a submission sends, in order: (operation, entity) pairs, for the client or a dry run; after
+    a training job, the register step's registration (version and the gate's verdict)."""
 
     cfg: Any
     steps: list[tuple[str, Any]] = field(default_factory=list)
+    registration: dict[str, Any] | None = None
 
 
 def workspace_client(cfg: DictConfig, registry: bool = False) -> Any:
-    """Return an ``MLClient`` on the environment's workspace (or its registry), authenticated with
-    ``DefaultAzureCredential`` (Azure CLI, workload identity from GitHub OIDC, environment variables)."""
+    """Return an ``MLClient`` on the environment's workspace (or its registry), authenticated as
+    ``credentials.credential`` says (GitHub's OIDC tokens in a workflow job, else
+    ``DefaultAzureCredential``)."""
     validate.require_sdk("azure.identity")
     from azure.ai.ml import MLClient
-    from azure.identity import DefaultAzureCredential
+
+    from mlops.azureml import credentials
 
     logging.getLogger("azure.identity").setLevel(logging.CRITICAL)  # a failure becomes one line instead
     azure = cfg.env.azure
-    credential = DefaultAzureCredential(process_timeout=CREDENTIAL_TIMEOUT)
+    credential = credentials.credential()
     if registry:
         return MLClient(credential, registry_name=str(azure.registry))
     return MLClient(credential, str(azure.subscription_id), str(azure.resource_group), str(azure.workspace))
@@ -181,11 +185,33 @@ def stream(plan: Plan, client: Any, job: Any, echo: Echo) -> None:
     echo(f"{plan.cfg.name}: job {job.name} completed")
 
 
-def run(
-    plan_for: Callable[[Path], Plan], dry_run: bool, echo: Echo, client: Any = None, wait: bool = True
-) -> Plan:
+def registration(plan: Plan, client: Any, job: Any, echo: Echo) -> dict[str, Any]:
+    """Download a completed training job's registration output and report the gate's verdict."""
+    import json
+
+    from mlops.steps.register import REGISTRATION_FILE
+
+    with (
+        tempfile.TemporaryDirectory(prefix="mlops-registration-") as folder,
+        azure_errors(str(plan.cfg.env.name)),
+    ):
+        client.jobs.download(job.name, download_path=folder, output_name=render.REGISTRATION)
+        file = Path(folder) / "named-outputs" / render.REGISTRATION / REGISTRATION_FILE
+        if not file.is_file():
+            raise MlopsError(
+                f"{plan.cfg.name}: job {job.name} completed without its {render.REGISTRATION} output; "
+                "see the register step's log in the studio"
+            )
+        found = json.loads(file.read_text())
+    verdict = "is the champion" if found["champion"] else "is not promoted"
+    echo(f"{plan.cfg.name}: version {found['version']} {verdict}: {found['reason']}")
+    return found
+
+
+def run(plan_for: Callable[[Path], Plan], dry_run: bool, echo: Echo, client: Any = None) -> Plan:
     """Render and validate through ``plan_for``; unless ``dry_run``, send the plan (through ``client``,
-    default an authenticated ``MLClient``) and stream a submitted job."""
+    default an authenticated ``MLClient``), stream a submitted training job and read back its
+    registration."""
     with tempfile.TemporaryDirectory(prefix="mlops-azure-") as folder:
         plan = plan_for(Path(folder))
         if dry_run:
@@ -194,8 +220,9 @@ def run(
             return plan
         client = client or workspace_client(plan.cfg)
         results = send(plan, client, echo)
-    if wait and plan.steps and plan.steps[-1][0] == "jobs.create_or_update":
+    if plan.steps and plan.steps[-1][0] == "jobs.create_or_update":
         stream(plan, client, results[-1], echo)
+        plan.registration = registration(plan, client, results[-1], echo)
     return plan
 
 
@@ -222,3 +249,72 @@ def promote(name: str, version: str, source: str, target: str, client: Any = Non
     echo(f"{name}: version {version} of {source} is in registry {registry_name} ({reference})")
     echo(f"deploy it with: mlops deploy {name} --online --target azure --env {target} --version {version}")
     return shared
+
+
+def served(cfg: DictConfig, client: Any) -> tuple[str, str, str]:
+    """Return the online endpoint, the deployment taking most of its traffic and the version that
+    deployment serves."""
+    endpoint = render.names(cfg)["online_endpoint"]
+    routed = client.online_endpoints.get(endpoint).traffic or {}
+    traffic = {key: int(value) for key, value in routed.items()}
+    if not any(traffic.values()):
+        raise MlopsError(
+            f"{cfg.name}: online endpoint {endpoint} in {cfg.env.name} sends no traffic to a "
+            f"deployment; deploy it (mlops deploy {cfg.name} --online --target azure --env "
+            f"{cfg.env.name}) or pass --version"
+        )
+    deployment = max(sorted(traffic), key=traffic.__getitem__)
+    model = client.online_deployments.get(name=deployment, endpoint_name=endpoint).model
+    reference = str(getattr(model, "id", None) or model)
+    found = re.search(r"(?:/versions/|^azureml:[^:/]+:)([^/:@]+)$", reference)
+    if not found:
+        raise MlopsError(
+            f"{cfg.name}: cannot tell which version deployment {deployment} of {endpoint} serves "
+            f"({reference}); pass --version"
+        )
+    return endpoint, deployment, found.group(1)
+
+
+def download(
+    name: str,
+    env: str,
+    out: Path,
+    version: str | None = None,
+    client: Any = None,
+    registry_client: Any = None,
+    echo: Echo = print,
+) -> dict[str, Any]:
+    """Download ``version`` of ``name`` (default the version its online endpoint in ``env`` serves) from
+    the workspace, or from the registry where ``env`` deploys from it, into ``out`` as an MLflow model
+    folder, its monitoring baseline included; ``out`` is written whole or not at all."""
+    from mlops import modelio
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise MlopsError(f"{out} is not an empty folder; pass a new or empty folder to --out")
+    cfg = render.compose(name, env)
+    client = client or workspace_client(cfg)
+    from_registry = bool(cfg.env.azure.models_from_registry)
+    endpoint = deployment = None
+    with azure_errors(env):
+        if version is None:
+            endpoint, deployment, version = served(cfg, client)
+        models = (registry_client or workspace_client(cfg, registry=True)) if from_registry else client
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as partial:
+            models.models.download(name=name, version=str(version), download_path=partial)
+            folder = modelio.find(Path(partial))
+            if out.exists():
+                out.rmdir()
+            shutil.move(str(folder), str(out))
+    where = f"registry {cfg.env.azure.registry}" if from_registry else f"the {env} workspace"
+    serving = f" (served by {endpoint}/{deployment})" if deployment else ""
+    echo(f"{name}: version {version} from {where}{serving} in {out}")
+    return {
+        "model": name,
+        "env": env,
+        "version": str(version),
+        "endpoint": endpoint,
+        "deployment": deployment,
+        "path": str(out),
+    }

@@ -146,9 +146,9 @@ def check_component(spec: dict[str, Any], folder: Path) -> list[str]:
 
 
 def check_pipeline(spec: dict[str, Any], folder: Path) -> list[str]:
-    """Return what the loader lets through in a pipeline: unknown node keys, node inputs the component
-    does not declare, literal inputs of the wrong type, and bindings to jobs, outputs or pipeline
-    inputs that do not exist."""
+    """Return what the loader lets through in a pipeline: unknown node keys, node inputs and outputs
+    the component does not declare, literal inputs of the wrong type, and bindings to jobs, outputs or
+    pipeline inputs and outputs that do not exist."""
     problems = []
     jobs = spec.get("jobs") or {}
     components = {}
@@ -168,6 +168,27 @@ def check_pipeline(spec: dict[str, Any], folder: Path) -> list[str]:
                 problems.append(f"{where}: the component declares no input '{key}'")
                 continue
             problems += check_binding(where, value, declared[key], parent_inputs, components)
+        problems += check_node_outputs(name, jobs[name], component, set(spec.get("outputs") or {}))
+    return problems
+
+
+def check_node_outputs(
+    name: str, node: dict[str, Any], component: dict[str, Any], published: set[str]
+) -> list[str]:
+    """Return a node's outputs the component does not declare and bindings to pipeline outputs that do
+    not exist."""
+    problems = []
+    for key, value in (node.get("outputs") or {}).items():
+        where = f"jobs.{name}.outputs.{key}"
+        if key not in (component.get("outputs") or {}):
+            problems.append(f"{where}: the component declares no output '{key}'")
+            continue
+        found = BINDING.fullmatch(str(value).strip())
+        parts = found.group(1).split(".") if found else []
+        if found and (parts[:2] != ["parent", "outputs"] or len(parts) != 3):
+            problems.append(f"{where}: cannot resolve ${{{{{found.group(1)}}}}}")
+        elif found and parts[2] not in published:
+            problems.append(f"{where}: the pipeline has no output '{parts[2]}'")
     return problems
 
 

@@ -1,6 +1,7 @@
 """The monitoring baseline recorded with every registered version: a profile of the training rows
-(types, bounds, category counts, feature importance) and a seeded sample of them with the model's
-predictions, logged as the ``monitoring/`` artifacts of the version's run."""
+(types, bounds, category counts, feature importance, test metrics) and a seeded sample of them with
+the model's predictions, kept in the ``monitoring/`` folder of the logged model itself, so it travels
+with every copy of the model (a download, an Azure ML registry share)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from mlops.monitoring import metrics
 
 if TYPE_CHECKING:
     import pandas as pd
-    from mlflow.entities.model_registry import ModelVersion
     from sklearn.pipeline import Pipeline
 
 ARTIFACT_PATH = "monitoring"
@@ -118,15 +118,18 @@ def build(
     pipeline: Pipeline,
     rows: int,
     seed: int,
+    test_metrics: dict[str, float],
 ) -> Baseline:
     """Profile the training rows and keep a seeded sample of at most ``rows`` of them with the
-    pipeline's predictions; rank features by permutation importance on the test rows."""
+    pipeline's predictions; rank features by permutation importance on the test rows; keep the test
+    metrics (the default model-performance thresholds)."""
     baseline = from_frame(train, [*features, target], rows, seed)
     del baseline.profile["columns"][target]
     baseline.sample[PREDICTION] = pipeline.predict(baseline.sample[features])
     baseline.profile["target"] = target
     baseline.profile["columns"][PREDICTION] = describe(baseline.sample[PREDICTION])
     baseline.profile["feature_importance"] = feature_importance(pipeline, test[features], test[target], seed)
+    baseline.profile["test_metrics"] = {key: float(value) for key, value in test_metrics.items()}
     return baseline
 
 
@@ -144,33 +147,25 @@ def read(folder: Path) -> Baseline:
     return Baseline(json.loads((folder / PROFILE_FILE).read_text()), pd.read_parquet(folder / SAMPLE_FILE))
 
 
-def log(baseline: Baseline) -> None:
-    """Log a baseline as the ``monitoring/`` artifacts of the active MLflow run."""
+def log(baseline: Baseline, model_id: str) -> None:
+    """Add a baseline to the logged model ``model_id`` as its ``monitoring/`` folder."""
     import tempfile
 
     import mlflow
 
     with tempfile.TemporaryDirectory() as folder:
-        write(baseline, Path(folder))
-        mlflow.log_artifacts(folder, ARTIFACT_PATH)
+        write(baseline, Path(folder) / ARTIFACT_PATH)
+        mlflow.MlflowClient().log_model_artifacts(model_id, folder)
 
 
-def load(version: ModelVersion) -> Baseline:
-    """Download the baseline of a registered version; explain when it was registered without one."""
-    import tempfile
-
-    import mlflow.artifacts
-    from mlflow.exceptions import MlflowException
-
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=version.run_id, artifact_path=ARTIFACT_PATH, dst_path=folder
-            )
-            return read(Path(local))
-        except (MlflowException, OSError):
-            raise MlopsError(
-                f"version {version.version} of '{version.name}' has no monitoring baseline (it was "
-                f"registered before baselines were recorded); train a new version with "
-                f"'mlops train {version.name}' or pick one with --version"
-            ) from None
+def load(model_folder: Path, described: str, name: str) -> Baseline:
+    """Read the baseline inside an MLflow model folder; explain when the model was logged without one.
+    ``described`` names the model ("version 3 of 'taxi-fare'") and ``name`` the registered model."""
+    folder = Path(model_folder) / ARTIFACT_PATH
+    if not (folder / PROFILE_FILE).is_file() or not (folder / SAMPLE_FILE).is_file():
+        raise MlopsError(
+            f"{described} has no monitoring baseline (no {ARTIFACT_PATH}/{PROFILE_FILE} and "
+            f"{SAMPLE_FILE} in the model; it was registered before baselines were kept with the model); "
+            f"train a new version with 'mlops train {name}' or pick one with --version"
+        )
+    return read(folder)

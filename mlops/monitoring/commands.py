@@ -28,7 +28,17 @@ from mlops.monitoring import ON_BREACH
 )
 @click.option("--start", help="Window start (ISO 8601 time); instead of --window.")
 @click.option("--end", help="Window end (ISO 8601 time) [default: now].")
-@click.option("--version", help="Registered version whose baseline to compare with [default: the champion].")
+@click.option(
+    "--version",
+    help="Registered version whose baseline to compare with [default: the champion]; with --model, "
+    "the version number to report.",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    help="An MLflow model folder to compare with instead of a registered version (one mlops azure "
+    "download fetched, say); its baseline is inside it. Nothing is logged to MLflow.",
+)
 @click.option(
     "--ground-truth",
     help="Files with the true target per row, joined on monitoring.key_column, for model performance.",
@@ -54,6 +64,7 @@ def monitor(
     start: str | None,
     end: str | None,
     version: str | None,
+    model: Path | None,
     ground_truth: str | None,
     out: Path | None,
     on_breach: str | None,
@@ -85,7 +96,9 @@ def monitor(
     from mlops.monitoring import monitor as monitoring
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
-    outcome = monitoring.run(name, source, lookback, start, end, version, ground_truth, out, overrides, echo)
+    outcome = monitoring.run(
+        name, source, lookback, start, end, version, ground_truth, out, overrides, echo, model
+    )
     summary = outcome.summary
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -115,10 +128,9 @@ def report(summary: dict, folder: Path) -> None:
         f"({summary['window']['start']} to {summary['window']['end']})"
         + (f"; skipped {extra}" if extra else "")
     )
+    label = f"v{summary['version']}" if summary["version"] else "(from --model)"
     if production["scored"]:
-        click.echo(
-            f"  scored {production['scored']:,} rows that had no prediction with version {summary['version']}"
-        )
+        click.echo(f"  scored {production['scored']:,} rows that had no prediction with {label}")
     if production["unknown_fields"]:
         fields = ", ".join(sorted(production["unknown_fields"]))
         click.echo(f"  ignored fields the model does not use: {fields}")
@@ -131,4 +143,4 @@ def report(summary: dict, folder: Path) -> None:
                 f"(threshold {row['threshold']:.4g})"
             )
     verdict = "threshold breached" if summary["breached"] else "no threshold breached"
-    click.echo(f"{summary['model']} v{summary['version']}: {verdict}; report {folder / 'report.html'}")
+    click.echo(f"{summary['model']} {label}: {verdict}; report {folder / 'report.html'}")

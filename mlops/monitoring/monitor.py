@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from omegaconf import DictConfig
 
+    from mlops.monitoring.baseline import Baseline
     from mlops.monitoring.compute import Result
 
 Echo = Callable[[str], None]
@@ -45,14 +46,45 @@ class Outcome:
         return bool(self.summary["breached"])
 
 
+@dataclass
+class Subject:
+    """The model a monitor run compares production with: its MLflow model folder (which holds the
+    baseline) and, for a registered version, the version (None for a folder given with --model)."""
+
+    name: str
+    version: str | None
+    folder: Path
+    registered: ModelVersion | None
+
+    @property
+    def described(self) -> str:
+        """How messages name the model."""
+        from mlops import registry
+
+        if self.version is None:
+            return f"'{self.name}' in {self.folder}"
+        return registry.described(self.name, self.version)
+
+
+def subject(name: str, version: str | None, model: Path | None, scratch: str) -> Subject:
+    """Return the model to compare with: the folder ``model`` (``version`` only labels it), else
+    ``version`` of the registered model (default the champion), downloaded into ``scratch``."""
+    from mlops import batch, modelio, registry
+
+    if model is not None:
+        return Subject(name, version, modelio.find(model), None)
+    chosen = batch.find_version(name, version, registry.CHAMPION)
+    return Subject(name, str(chosen.version), registry.download(chosen, scratch), chosen)
+
+
 class Scorer:
-    """Predict rows with a registered version, loaded on first use, each feature converted to its
+    """Predict rows with the subject's model, loaded on first use, each feature converted to its
     training type as ``mlops batch`` does; a row that does not convert gets no prediction. Counts the
     rows it scored."""
 
-    def __init__(self, cfg: DictConfig, version: ModelVersion, features: list[str]):
+    def __init__(self, cfg: DictConfig, model: Subject, features: list[str]):
         self.cfg = cfg
-        self.version = version
+        self.model = model
         self.features = features
         self.pipeline: Any = None
         self.types: dict[str, str] = {}
@@ -61,18 +93,19 @@ class Scorer:
     def __call__(self, rows: pd.DataFrame) -> Any:
         import pandas as pd
 
-        from mlops import batch, registry
+        from mlops import batch, modelio
 
         if self.pipeline is None:
-            self.pipeline = registry.load(self.version, self.cfg.serialization.trusted_types)
-            self.types = batch.input_types(self.version, self.features)
+            self.pipeline = modelio.load(
+                self.model.folder, self.cfg.serialization.trusted_types, self.cfg.name
+            )
+            self.types = batch.input_types(str(self.model.folder), self.features, self.model.described)
         good, _ = batch.clean(rows, self.types, "production data", is_csv=False)
         try:
             predicted = self.pipeline.predict(good) if len(good) else []
         except ValueError as error:
             raise MlopsError(
-                f"cannot score production rows with version {self.version.version} of "
-                f"'{self.cfg.name}': {batch.first_line(error)}"
+                f"cannot score production rows with {self.model.described}: {batch.first_line(error)}"
             ) from None
         self.scored += len(good)
         return pd.Series(predicted, index=good.index).reindex(rows.index).to_numpy()
@@ -112,11 +145,9 @@ def joiner(truth: dict[str, Any], key: str) -> Callable[[pd.DataFrame], tuple[li
     return join
 
 
-def performance_rows(
-    cfg: DictConfig, version: ModelVersion, pairs: list[tuple[list, list]], result: Result
-) -> None:
-    """Add the model-performance rows from ground truth joined with production predictions."""
-    from mlops import registry
+def performance_rows(cfg: DictConfig, base: Baseline, pairs: list[tuple[list, list]], result: Result) -> None:
+    """Add the model-performance rows from ground truth joined with production predictions; default
+    thresholds come from the test metrics kept in the baseline."""
     from mlops.monitoring import compute, metrics
 
     actual = [value for chunk, _ in pairs for value in chunk]
@@ -128,7 +159,7 @@ def performance_rows(
         )
         return
     settings = signals.as_dict(cfg.monitoring.signals.get(signals.MODEL_PERFORMANCE)) or {}
-    thresholds = signals.performance_thresholds(settings, cfg.task, registry.metrics_of(version))
+    thresholds = signals.performance_thresholds(settings, cfg.task, base.profile["test_metrics"])
     kind = metrics.NUMERICAL if cfg.task == "regression" else metrics.CATEGORICAL
     for metric, value in metrics.performance(cfg.task, actual, predicted).items():
         result.rows.append(
@@ -164,7 +195,7 @@ def empty_window(name: str, source: str, window: production.Window, tally: produ
 
 def summarize(
     cfg: DictConfig,
-    version: ModelVersion,
+    version: str | None,
     source: str,
     window: production.Window,
     tally: production.Tally,
@@ -177,7 +208,7 @@ def summarize(
     counts.pop("newest")
     return {
         "model": cfg.name,
-        "version": str(version.version),
+        "version": version,
         "breached": bool(result.breaches),
         "window": {"start": production.stamp(window.start), "end": production.stamp(window.end)},
         "production": {"source": source, **counts, "scored": scored},
@@ -260,19 +291,20 @@ def run(
     out: Path | None = None,
     overrides: Sequence[str] = (),
     echo: Echo = print,
+    model: Path | None = None,
 ) -> Outcome:
     """Monitor ``name``: compare its production data in the window with the baseline of ``version``
-    (default the champion) on every signal its config enables."""
-    from mlops import batch, catalog, project, registry
+    (default the champion), or of the MLflow model folder ``model``, on every signal its config
+    enables. A registered version gets an MLflow run and tags; a folder gets the files only."""
+    import tempfile
+
+    from mlops import catalog, project
     from mlops.features import feature_columns
     from mlops.monitoring import baseline, compute
     from mlops.serving import endpoints
 
     cfg = catalog.load_config(name, list(overrides))
     settings = cfg.monitoring
-    chosen = batch.find_version(name, version, registry.CHAMPION)
-    base = baseline.load(chosen)
-    plan = signals.plan(settings, base, cfg.task, ground_truth is not None)
     window = production.window(lookback or (None if start else settings.window), start, end)
     where = source or str(endpoints.collected(name))
     if source is None and not endpoints.collected(name).is_dir():
@@ -280,21 +312,28 @@ def run(
             f"{name}: its endpoint has collected no data yet ({where}); deploy it (mlops deploy {name}) "
             "and send it requests, or pass --production with your own data"
         )
-    features = feature_columns(cfg)
-    key = str(settings.key_column)
-    reader = production.Reader(features, window, str(settings.timestamp_column), key)
-    score = Scorer(cfg, chosen, features)
-    truth = joiner(read_truth(ground_truth, key, cfg.schema.target), key) if ground_truth else None
-    paths = production.files(where)
-    echo(f"{name}: monitoring version {chosen.version} with production data from {window}")
-    chunks = with_progress(reader, paths, f"{name}: reading")
-    result, pairs = compute.compute(plan, base, chunks, score, truth)
+    with tempfile.TemporaryDirectory(prefix="mlops-monitor-") as scratch:
+        chosen = subject(name, version, model, scratch)
+        base = baseline.load(chosen.folder, chosen.described, name)
+        plan = signals.plan(settings, base, cfg.task, ground_truth is not None)
+        features = feature_columns(cfg)
+        key = str(settings.key_column)
+        reader = production.Reader(features, window, str(settings.timestamp_column), key)
+        score = Scorer(cfg, chosen, features)
+        truth = joiner(read_truth(ground_truth, key, cfg.schema.target), key) if ground_truth else None
+        paths = production.files(where)
+        echo(f"{name}: monitoring {chosen.described} with production data from {window}")
+        chunks = with_progress(reader, paths, f"{name}: reading")
+        result, pairs = compute.compute(plan, base, chunks, score, truth)
     if not result.production_rows:
         raise empty_window(name, where, window, reader.tally)
     if truth is not None:
-        performance_rows(cfg, chosen, pairs, result)
+        performance_rows(cfg, base, pairs, result)
     training = {key: base.profile[key] for key in ("training_rows", "sample_rows")}
-    summary = summarize(cfg, chosen, where, window, reader.tally, score.scored, result, training)
+    summary = summarize(cfg, chosen.version, where, window, reader.tally, score.scored, result, training)
     folder = out or project.state_dir() / "monitoring" / name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    log_run(cfg, chosen, summary, result, folder)
+    if chosen.registered is None:
+        write_outputs(folder, summary, result)
+    else:
+        log_run(cfg, chosen.registered, summary, result, folder)
     return Outcome(summary, folder, str(settings.on_breach))

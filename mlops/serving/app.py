@@ -25,6 +25,7 @@ from typing import Any
 
 from mlops import project
 from mlops.errors import MlopsError
+from mlops.features import missing_as_nan
 from mlops.serving import contract, keys
 from mlops.serving.collector import Collector, Scored
 
@@ -58,6 +59,7 @@ class Model:
             {column.name: column_values for column, column_values in zip(self.columns, values, strict=True)}
         )
         frame = frame.astype({column.name: "float64" for column in self.columns if column.type in NUMERIC})
+        frame = missing_as_nan(frame, [column.name for column in self.columns if column.type not in NUMERIC])
         predictions = self.pipeline.predict(frame).tolist()
         return predictions, self.pipeline.predict_proba(frame).tolist() if probabilities else None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError
+from mlops.features import missing_as_nan
 
 if TYPE_CHECKING:
     import argparse
@@ -43,7 +44,7 @@ def load(cfg: DictConfig) -> tuple[pd.DataFrame, str]:
         raise MlopsError(
             f"{cfg.name}: {cfg.data._target_} returned {type(frame).__name__}, not a pandas DataFrame"
         )
-    return frame, source
+    return missing_as_nan(frame, list(cfg.schema.get("categorical") or [])), source
 
 
 def run(cfg: DictConfig, sample: int | None = None) -> Split:

@@ -21,12 +21,25 @@ if TYPE_CHECKING:
     from mlops.steps.prep import Split
 
 
+# what the step writes to its --output folder: the version and the gate's verdict, for the submission
+REGISTRATION_FILE = "registration.json"
+
+
 @dataclass
 class Registration:
     """The new version and the gate's verdict on it."""
 
     version: str
     decision: gate.Decision
+
+    def as_dict(self, name: str) -> dict[str, object]:
+        """Return the registration as ``mlops train --json`` reports it."""
+        return {
+            "model": name,
+            "version": self.version,
+            "champion": self.decision.promote,
+            "reason": self.decision.reason,
+        }
 
 
 def decide(cfg: DictConfig, evaluation: Evaluation) -> gate.Decision:
@@ -63,17 +76,26 @@ def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str]) -> dic
     }
 
 
-def record_baseline(cfg: DictConfig, pipeline: Pipeline, split: Split) -> None:
-    """Log the monitoring baseline (training profile, sample, predictions, feature importance) to the
-    active run, so monitoring compares with what this version was trained on."""
+def record_baseline(
+    cfg: DictConfig, pipeline: Pipeline, split: Split, metrics: dict[str, float], model_id: str
+) -> None:
+    """Add the monitoring baseline (training profile, sample, predictions, feature importance, test
+    metrics) to the logged model, so monitoring compares with what this version was trained on."""
     from mlops.features import feature_columns
     from mlops.monitoring import baseline
 
     rows = int(cfg.monitoring.baseline_rows)
     recorded = baseline.build(
-        split.train, split.test, feature_columns(cfg), cfg.schema.target, pipeline, rows, cfg.split.seed
+        split.train,
+        split.test,
+        feature_columns(cfg),
+        cfg.schema.target,
+        pipeline,
+        rows,
+        cfg.split.seed,
+        metrics,
     )
-    baseline.log(recorded)
+    baseline.log(recorded, model_id)
 
 
 def run(
@@ -112,7 +134,7 @@ def run(
             pip_requirements=str(requirements) if requirements.is_file() else None,
             **modelio.save_options(pipeline, cfg.serialization.trusted_types, cfg.name),
         )
-        record_baseline(cfg, pipeline, split)
+        record_baseline(cfg, pipeline, split, evaluation.metrics, info.model_id)
     tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
     tags |= lineage_tags(cfg, split, overrides)
     tags |= {
@@ -136,9 +158,12 @@ def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
     result = run(cfg, pipeline, prep.read(args.data), evaluation, args.overrides)
     verdict = "champion" if result.decision.promote else "rejected"
     print(f"{cfg.name}: version {result.version} {verdict}: {result.decision.reason}")
+    if args.output:
+        args.output.mkdir(parents=True, exist_ok=True)
+        (args.output / REGISTRATION_FILE).write_text(json.dumps(result.as_dict(cfg.name), indent=2))
 
 
 if __name__ == "__main__":
     from mlops.steps import entry
 
-    entry(__doc__, ["data", "model-dir", "evaluation"], _main)
+    entry(__doc__, ["data", "model-dir", "evaluation"], _main, optional=["output"])
