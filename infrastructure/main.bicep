@@ -71,6 +71,9 @@ param githubTokenSecretName string = 'github-dispatch-token'
 @description('Optional object id of the person or group who sets the GitHub token: gets Key Vault Secrets Officer on the dispatch vault. Empty: assign it yourself.')
 param secretsOfficerPrincipalId string = ''
 
+@description('GitHub environment of the daily monitor, trusted by this environment\'s identity besides <environmentName> (prod-monitor in prod, so the monitor needs no approval). Empty: none.')
+param githubMonitorEnvironment string = ''
+
 @description('Tags added to every resource, on top of environment, project and managed-by.')
 param tags object = {}
 
@@ -131,6 +134,8 @@ module identity 'modules/identity.bicep' = {
     githubOrg: githubOrg
     githubRepo: githubRepo
     workspaceName: workspace.outputs.workspaceName
+    storageAccountName: workspace.outputs.storageAccountName
+    monitorEnvironmentName: githubMonitorEnvironment
     tags: allTags
   }
 }
