@@ -474,7 +474,7 @@ def test_the_workflows_run_the_commands_they_are_for():
     expected = {
         ("changes.yml", "mlops changed --base --json"),
         ("ci.yml", "mlops azure validate --all"),
-        ("ci.yml", "nox -s lint tests template"),
+        ("ci.yml", "nox -s lint tests template azure-runtime workflows infra"),
         ("ci.yml", "nox -s model(name='$MODEL')"),
         ("train.yml", "mlops train --target azure --env --json"),
         ("deploy-online.yml", "mlops deploy --online --target azure --env"),
