@@ -1,9 +1,10 @@
 """``mlops changed``: which models a git change touches, so CI tests (and releases) only those.
 
-A file in a model's folder touches that model; the framework, the template, the noxfile, the
-project's dependencies, the shared config and Azure definitions or the workflows touch every model;
-documentation touches none; anything else (tests, benchmarks, infrastructure) is the framework's
-alone. Renames count both paths; a deleted model is not listed.
+The framework, the template, the noxfile, the project's dependencies, the shared config and Azure
+definitions or the workflows touch every model (whatever the file, docs included: the template's
+README is baked into new models); then documentation touches none; a file in a model's folder
+touches that model (its requirements.txt included); anything else (tests, benchmarks,
+infrastructure) is the framework's alone. Renames count both paths; a deleted model is not listed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ MODELS = PurePosixPath("data-science/models")
 # a change here can change how any model trains, serves or is checked
 EVERY_MODEL = ("mlops/", "templates/", "noxfile.py", "pyproject.toml", ".github/workflows/", ".ci/")
 DOCS = ("docs/",)
-DOC_SUFFIXES = (".md", ".rst", ".txt")
+DOC_SUFFIXES = (".md", ".rst")  # not .txt: requirements.txt is code
 DOC_FILES = ("LICENSE",)
 
 
@@ -44,13 +45,13 @@ def touched(paths: list[str], models: list[str]) -> Changes:
     found: set[str] = set()
     framework = False
     for path in paths:
+        if path.startswith(EVERY_MODEL):
+            return Changes(sorted(models), True)
         if is_doc(path):
             continue
         parts = PurePosixPath(path).parts
         if len(parts) > 2 and PurePosixPath(*parts[:2]) == MODELS:
             found.add(parts[2])
-        elif path.startswith(EVERY_MODEL):
-            return Changes(sorted(models), True)
         else:
             framework = True
     return Changes(sorted(found & set(models)), framework)

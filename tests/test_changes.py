@@ -78,7 +78,15 @@ def change(repo: Path, *paths: str) -> dict:
             ["data-science/models/credit-default/code/x.py", "data-science/models/churn/config/model.yaml"],
             {"models": ["churn", "credit-default"], "framework": False},
         ),
+        (
+            ["data-science/models/credit-default/environment/requirements.txt"],
+            {"models": ["credit-default"], "framework": False},
+        ),
         (["mlops/cli.py"], {"models": sorted(MODELS), "framework": True}),
+        (
+            ["templates/model/{{cookiecutter.model_name}}/README.md"],
+            {"models": sorted(MODELS), "framework": True},
+        ),
         (["mlops/azureml/pipeline.yml"], {"models": sorted(MODELS), "framework": True}),
         (["templates/model/cookiecutter.json"], {"models": sorted(MODELS), "framework": True}),
         (["noxfile.py"], {"models": sorted(MODELS), "framework": True}),
