@@ -249,14 +249,11 @@ class Workspace:
     """Stands where MLClient does for ``mlops azure download``: an online endpoint sending 90% of its
     traffic to green, which serves version 1; a download lays the model out a level down, as Azure's."""
 
-    def __init__(self, model: Path, traffic: dict[str, int] | None = None):
+    def __init__(self, model: Path, traffic: dict[str, int] | str | None = None):
         self.model = model
         self.downloads: list[tuple[str, str]] = []
-        self.online_endpoints = SimpleNamespace(
-            get=lambda name: SimpleNamespace(
-                traffic={"blue": 10, "green": 90} if traffic is None else traffic
-            )
-        )
+        self.traffic = {"blue": 10, "green": 90} if traffic is None else traffic
+        self.online_endpoints = SimpleNamespace(get=self.endpoint)
         reference = (
             "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
         )
@@ -266,6 +263,13 @@ class Workspace:
             )
         )
         self.models = SimpleNamespace(download=self.download)
+
+    def endpoint(self, name: str) -> SimpleNamespace:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if self.traffic == "missing":
+            raise ResourceNotFoundError(f"Resource {name} not found")
+        return SimpleNamespace(traffic=self.traffic)
 
     def download(self, name: str, version: str, download_path: str) -> None:
         self.downloads.append((name, version))
@@ -341,6 +345,7 @@ def test_prod_downloads_the_version_from_the_registry(champion_folder, tmp_path)
     ("traffic", "out", "message"),
     [
         ({"blue": 0}, "new", "sends no traffic to a deployment; deploy it (mlops deploy taxi-fare --online"),
+        ("missing", "new", "there is no online endpoint taxi-fare-"),
         (None, "full", "is not an empty folder; pass a new or empty folder to --out"),
     ],
 )

@@ -254,14 +254,22 @@ def promote(name: str, version: str, source: str, target: str, client: Any = Non
 def served(cfg: DictConfig, client: Any) -> tuple[str, str, str]:
     """Return the online endpoint, the deployment taking most of its traffic and the version that
     deployment serves."""
+    from azure.core.exceptions import ResourceNotFoundError
+
     endpoint = render.names(cfg)["online_endpoint"]
-    routed = client.online_endpoints.get(endpoint).traffic or {}
+    deploy = f"mlops deploy {cfg.name} --online --target azure --env {cfg.env.name}"
+    try:
+        routed = client.online_endpoints.get(endpoint).traffic or {}
+    except ResourceNotFoundError:
+        raise MlopsError(
+            f"{cfg.name}: there is no online endpoint {endpoint} in {cfg.env.name}; deploy it ({deploy}) "
+            "or pass --version"
+        ) from None
     traffic = {key: int(value) for key, value in routed.items()}
     if not any(traffic.values()):
         raise MlopsError(
             f"{cfg.name}: online endpoint {endpoint} in {cfg.env.name} sends no traffic to a "
-            f"deployment; deploy it (mlops deploy {cfg.name} --online --target azure --env "
-            f"{cfg.env.name}) or pass --version"
+            f"deployment; deploy it ({deploy}) or pass --version"
         )
     deployment = max(sorted(traffic), key=traffic.__getitem__)
     model = client.online_deployments.get(name=deployment, endpoint_name=endpoint).model
