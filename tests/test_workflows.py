@@ -503,6 +503,28 @@ def test_local_reusable_workflows_are_called_with_their_inputs_and_outputs():
     assert reusable_call_problems(WORKFLOWS) == []
 
 
+def called_workflows(file: Path) -> set[Path]:
+    """The local reusable workflows a workflow's jobs call."""
+    jobs = load(file).get("jobs") or {}
+    return {REPO / job["uses"] for job in jobs.values() if str(job.get("uses", "")).startswith("./")}
+
+
+def test_reusable_workflows_nest_within_githubs_limits():
+    """GitHub Enterprise Server connects at most four levels of workflows (github.com ten), and a
+    workflow's whole tree may call at most 20 distinct reusable workflows."""
+
+    def depth(file: Path) -> int:
+        return 1 + max((depth(called) for called in called_workflows(file)), default=0)
+
+    def tree(file: Path) -> set[Path]:
+        return set().union(*({called} | tree(called) for called in called_workflows(file)))
+
+    levels = {file.name: depth(file) for file in workflow_files(WORKFLOWS)}
+    assert levels["monitor-schedule.yml"] == 4  # → monitor-model → release-model → train, deploy
+    assert max(levels.values()) <= 4, levels
+    assert all(len(tree(file)) <= 20 for file in workflow_files(WORKFLOWS))
+
+
 def test_third_party_actions_are_pinned_to_commits():
     assert pin_problems(WORKFLOWS) == []
 
