@@ -38,6 +38,22 @@ def use_state():
     return use
 
 
+@pytest.fixture(scope="session")
+def trained_state(tmp_path_factory, use_state):
+    """Return a function that trains each (model, overrides) pair in order into a new state folder
+    named after ``label`` and returns the folder: for a module whose tests share one trained store."""
+    from mlops.training import train_model
+
+    def train(label: str, runs: list[tuple[str, list[str]]]) -> Path:
+        folder = tmp_path_factory.mktemp(label)
+        with use_state(folder):
+            for name, overrides in runs:
+                train_model(name, overrides, echo=lambda _line: None)
+        return folder
+
+    return train
+
+
 @pytest.fixture
 def run_mlops():
     """Run ``python -m mlops ARGS`` in a real subprocess with the test's environment."""

@@ -15,17 +15,13 @@ import pytest
 
 from mlops import catalog, registry
 from mlops.azureml import score, score_batch
-from mlops.training import train_model
 
 SMALL = ["data.n_rows=1500", "estimator.n_estimators=10"]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, use_state):
-    state = tmp_path_factory.mktemp("azure-scripts-state")
-    with use_state(state):
-        train_model("taxi-fare", SMALL, echo=lambda _: None)
-    return state
+def store(trained_state):
+    return trained_state("azure-scripts-state", [("taxi-fare", SMALL)])
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from mlops import batch, catalog, registry
 from mlops.cli import Group
 from mlops.errors import MlopsError
 from mlops.features import feature_columns, missing_as_nan
-from mlops.training import train_model
 
 REAL_BATCH_FILE = Path("/work/shared/data/taxi/taxi-batch.csv")
 
@@ -25,14 +24,11 @@ def quiet(_line: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, use_state):
+def store(trained_state):
     """Train taxi-fare (the champion) and credit-default (version 1, rejected: no champion) once."""
-    state = tmp_path_factory.mktemp("batch-state")
-    with use_state(state):
-        train_model("taxi-fare", ["data.n_rows=2000", "estimator.n_estimators=10"], echo=quiet)
-        forced_out = ["data.n_rows=1500", "estimator.n_estimators=10", "evaluation.thresholds.roc_auc=0.99"]
-        train_model("credit-default", forced_out, echo=quiet)
-    return state
+    forced_out = ["data.n_rows=1500", "estimator.n_estimators=10", "evaluation.thresholds.roc_auc=0.99"]
+    taxi = ["data.n_rows=2000", "estimator.n_estimators=10"]
+    return trained_state("batch-state", [("taxi-fare", taxi), ("credit-default", forced_out)])
 
 
 @pytest.fixture(autouse=True)

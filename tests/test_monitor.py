@@ -28,13 +28,9 @@ def quiet(_line: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, use_state):
+def store(trained_state):
     """Train taxi-fare and credit-default once; the monitor only adds runs and tags."""
-    state = tmp_path_factory.mktemp("monitor-state")
-    with use_state(state):
-        train_model("taxi-fare", SMALL, echo=quiet)
-        train_model("credit-default", SMALL, echo=quiet)
-    return state
+    return trained_state("monitor-state", [("taxi-fare", SMALL), ("credit-default", SMALL)])
 
 
 @pytest.fixture
@@ -249,8 +245,8 @@ class Workspace:
     """Stands where MLClient does for ``mlops azure download``: an online endpoint sending 90% of its
     traffic to green, which serves version 1; a download lays the model out a level down, as Azure's."""
 
-    def __init__(self, model: Path, traffic: dict[str, int] | str | None = None):
-        self.model = model
+    def __init__(self, model: Path | None, traffic: dict[str, int] | None = None):
+        self.model = model  # None: the endpoint does not exist; a folder without MLmodel: a custom model
         self.downloads: list[tuple[str, str]] = []
         self.traffic = {"blue": 10, "green": 90} if traffic is None else traffic
         self.online_endpoints = SimpleNamespace(get=self.endpoint)
@@ -267,7 +263,7 @@ class Workspace:
     def endpoint(self, name: str) -> SimpleNamespace:
         from azure.core.exceptions import ResourceNotFoundError
 
-        if self.traffic == "missing":
+        if self.model is None:
             raise ResourceNotFoundError(f"Resource {name} not found")
         return SimpleNamespace(traffic=self.traffic)
 
@@ -342,22 +338,26 @@ def test_prod_downloads_the_version_from_the_registry(champion_folder, tmp_path)
 
 
 @pytest.mark.parametrize(
-    ("traffic", "out", "message"),
+    ("model", "traffic", "out", "message"),
     [
-        ({"blue": 0}, "new", "sends no traffic to a deployment; deploy it (mlops deploy taxi-fare --online"),
-        ("missing", "new", "there is no online endpoint taxi-fare-"),
-        (None, "full", "is not an empty folder; pass a new or empty folder to --out"),
+        ("mlops", {"blue": 0}, "new", "sends no traffic to a deployment; deploy it (mlops deploy taxi-fare"),
+        (None, None, "new", "there is no online endpoint taxi-fare-"),
+        ("custom", None, "new", "only versions that mlops train registered can be downloaded"),
+        ("mlops", None, "full", "is not an empty folder; pass a new or empty folder to --out"),
     ],
 )
-def test_download_mistakes_name_the_fix(champion_folder, tmp_path, traffic, out, message):
+def test_download_mistakes_name_the_fix(champion_folder, tmp_path, model, traffic, out, message):
     from mlops.azureml import submit
     from mlops.errors import MlopsError
 
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
+    (tmp_path / "custom").mkdir()
+    (tmp_path / "custom" / "model.pkl").write_bytes(b"")  # a version registered by hand: no MLmodel
+    folders = {"mlops": champion_folder, "custom": tmp_path / "custom", None: None}
     with pytest.raises(MlopsError, match=re.escape(message)):
         submit.download(
-            "taxi-fare", "dev", tmp_path / out, client=Workspace(champion_folder, traffic), echo=quiet
+            "taxi-fare", "dev", tmp_path / out, client=Workspace(folders[model], traffic), echo=quiet
         )
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
     assert not (tmp_path / "new").exists()

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from mlops.monitoring import baseline, compute, metrics, signals
 
+# the shared monitoring group every model composes: Azure's signals and thresholds
+DEFAULTS = Path(__file__).resolve().parents[1] / "mlops" / "conf" / "monitoring" / "default.yaml"
+
 
 def every_feature() -> dict:
     """Return the shared defaults (Azure's thresholds) with every feature monitored and no predictions."""
-    settings = signals.defaults()
+    settings = yaml.safe_load(DEFAULTS.read_text())
     for signal in ("data_drift", "data_quality"):
         settings["signals"][signal]["features"] = "all_features"
     settings["signals"]["prediction_drift"]["enabled"] = False

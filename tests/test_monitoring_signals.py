@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mlops import catalog
 from mlops.errors import MlopsError
 from mlops.monitoring import baseline, signals
+
+# the shared monitoring group every model composes: Azure's signals and thresholds
+DEFAULTS = Path(__file__).resolve().parents[1] / "mlops" / "conf" / "monitoring" / "default.yaml"
+
+
+@pytest.fixture
+def defaults() -> dict:
+    """The shared monitoring defaults as plain data, fresh for each test to change."""
+    return yaml.safe_load(DEFAULTS.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -61,16 +73,16 @@ def test_a_model_config_overrides_types_and_thresholds(profiled):
         (["c", "a"], ["c", "a"]),
     ],
 )
-def test_features_all_listed_or_most_important(profiled, features, expected):
-    settings = signals.defaults()
+def test_features_all_listed_or_most_important(profiled, defaults, features, expected):
+    settings = defaults
     settings["signals"]["data_drift"] |= {"features": features, "top_n_feature_importance": 2}
     plan = signals.plan(settings, profiled, "regression", with_ground_truth=False)
     assert plan.features["data_drift"] == expected
     assert plan.features["prediction_drift"] == ["prediction"]
 
 
-def test_feature_thresholds_and_type_overrides(profiled):
-    settings = signals.defaults()
+def test_feature_thresholds_and_type_overrides(profiled, defaults):
+    settings = defaults
     settings["feature_type_override"] = {"d": "numerical", "b": "categorical"}
     settings["signals"]["data_drift"]["feature_thresholds"] = {
         "a": {"two_sample_kolmogorov_smirnov_test": 0.01}

@@ -66,19 +66,16 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def state(tmp_path_factory, use_state):
+def state(trained_state, use_state):
     """Train taxi-fare three times (versions 1-3) and credit-default once, in one folder for the module."""
-    folder = tmp_path_factory.mktemp("serving-state")
+    runs = [
+        ("taxi-fare", TRAIN),
+        ("taxi-fare", [*TRAIN, "split.seed=7"]),
+        ("taxi-fare", [*TRAIN, "split.seed=11"]),
+        ("credit-default", TRAIN),
+    ]
+    folder = trained_state("serving-state", runs)
     with use_state(folder):
-        from mlops.training import train_model
-
-        for name, overrides in (
-            ("taxi-fare", TRAIN),
-            ("taxi-fare", [*TRAIN, "split.seed=7"]),
-            ("taxi-fare", [*TRAIN, "split.seed=11"]),
-            ("credit-default", TRAIN),
-        ):
-            train_model(name, overrides, echo=lambda _: None)
         registry.make_champion("credit-default", "1")  # whatever the gate said: deploy's default alias
         yield folder
     assert not servers_under(folder), "a server of this module outlived it"

@@ -42,8 +42,8 @@ TRAINING = {
 }
 # node outputs the training pipeline publishes as its own (step -> {step output: pipeline output}); the
 # submission reads the register step's verdict back from the job's "registration" output
-PUBLISHED = {"register": {"output": "registration"}}
 REGISTRATION = "registration"
+PUBLISHED = {"register": {"output": REGISTRATION}}
 # what runs only on Azure: the data collector the online scoring script writes model inputs and outputs
 # with, and the MLflow plugin that lets the steps reach the workspace's tracking and registry (Azure ML
 # sets MLFLOW_TRACKING_URI=azureml://... in every job). azureml-mlflow 1.62 caps mlflow at 3.15.0, so

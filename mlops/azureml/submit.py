@@ -301,8 +301,9 @@ def download(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise MlopsError(f"{out} is not an empty folder; pass a new or empty folder to --out")
     cfg = render.compose(name, env)
-    client = client or workspace_client(cfg)
     from_registry = bool(cfg.env.azure.models_from_registry)
+    if version is None or not from_registry:  # the workspace serves, or holds, the version
+        client = client or workspace_client(cfg)
     endpoint = deployment = None
     with azure_errors(env):
         if version is None:
@@ -311,7 +312,13 @@ def download(
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as partial:
             models.models.download(name=name, version=str(version), download_path=partial)
-            folder = modelio.find(Path(partial))
+            try:
+                folder = modelio.find(Path(partial))
+            except MlopsError:
+                raise MlopsError(
+                    f"{name}: version {version} in {env} is not one MLflow model folder (no single "
+                    f"MLmodel file); only versions that mlops train registered can be downloaded"
+                ) from None
             if out.exists():
                 out.rmdir()
             shutil.move(str(folder), str(out))

@@ -42,16 +42,6 @@ class Plan:
         return settings.get("metric_thresholds", {}).get(self.types.get(column, ""), {}).get(metric)
 
 
-def defaults() -> dict[str, Any]:
-    """Return the shared monitoring defaults (``mlops/conf/monitoring/default.yaml``): Azure's
-    signals and thresholds."""
-    from importlib import resources
-
-    import yaml
-
-    return yaml.safe_load(resources.files("mlops").joinpath("conf/monitoring/default.yaml").read_text())
-
-
 def as_dict(node: Any) -> Any:
     """Return an OmegaConf node (or plain value) as plain Python containers."""
     from omegaconf import DictConfig, ListConfig, OmegaConf
