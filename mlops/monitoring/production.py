@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import glob
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -155,18 +155,6 @@ class JsonLines:
                     self.tally.unreadable_lines += 1
 
 
-def frames(plain: list[dict[str, Any]], records: list[dict[str, Any]], position: int):
-    """Yield plain rows and record rows as frames (record rows marked as not plain), with a position."""
-    import pandas as pd
-
-    if plain:
-        yield pd.DataFrame(plain), position
-    if records:
-        frame = pd.DataFrame(records)
-        frame.attrs["plain"] = False
-        yield frame, position
-
-
 def outputs_of(inputs: Path, tally: Tally) -> dict[str, list[Any]]:
     """Return the predictions of the ``model_outputs`` file paired with a ``model_inputs`` file,
     keyed by correlation id."""
@@ -213,21 +201,21 @@ class Reader:
                 continue
             self.tally.files += 1
             if path.suffix.lower() == ".parquet":
-                batches = parquet_batches(path)
+                batches = self.in_window(parquet_batches(path))
             elif path.suffix.lower() == ".csv":
-                batches = csv_batches(path)
+                batches = self.in_window(csv_batches(path))
             else:
                 batches = self.json_file(path)
             with reading(path, "production file"):
                 for frame, position in batches:
                     self.position = done + position
-                    yield from self.tables([frame]) if frame.attrs.get("plain", True) else [frame]
+                    yield frame
             done += path.stat().st_size
             self.position = done
 
     def json_file(self, path: Path) -> Iterator[tuple[pd.DataFrame, int]]:
-        """Yield the rows of a JSON-lines file of collector records (marked not plain: already in the
-        window) or of plain rows, with the bytes read so far."""
+        """Yield the rows inside the window of a JSON-lines file of collector records or of plain rows,
+        with the bytes read so far."""
 
         outputs: dict[str, list[Any]] | None = None
         plain: list[dict[str, Any]] = []
@@ -241,9 +229,21 @@ class Reader:
                     outputs = outputs_of(path, self.tally)
                 records.extend(self.record_rows(item, outputs))
             if len(plain) >= CHUNK_ROWS or len(records) >= CHUNK_ROWS:
-                yield from frames(plain, records, lines.position)
+                yield from self.json_frames(plain, records, lines.position)
                 plain, records = [], []
-        yield from frames(plain, records, lines.position)
+        yield from self.json_frames(plain, records, lines.position)
+
+    def json_frames(
+        self, plain: list[dict[str, Any]], records: list[dict[str, Any]], position: int
+    ) -> Iterator[tuple[pd.DataFrame, int]]:
+        """Yield plain rows restricted to the window, and record rows (``record_rows`` kept only those
+        inside it), as frames with a position."""
+        import pandas as pd
+
+        if plain:
+            yield from self.in_window([(pd.DataFrame(plain), position)])
+        if records:
+            yield pd.DataFrame(records), position
 
     def record_rows(self, record: dict[str, Any], outputs: dict[str, list[Any]]) -> list[dict[str, Any]]:
         """Return the rows of one ``model_inputs`` record inside the window, each with its prediction,
@@ -287,9 +287,10 @@ class Reader:
         for name in row.keys() - self.known:
             self.tally.unknown_fields[name] = self.tally.unknown_fields.get(name, 0) + 1
 
-    def tables(self, batches: Iterator[pd.DataFrame] | list[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        """Yield plain-row batches restricted to the window by their timestamp column."""
-        for batch in batches:
+    def in_window(self, batches: Iterable[tuple[pd.DataFrame, int]]) -> Iterator[tuple[pd.DataFrame, int]]:
+        """Yield plain-row batches restricted to the window by their timestamp column, each with the
+        position it was read at."""
+        for batch, position in batches:
             if self.timestamp_column not in batch:
                 raise MlopsError(
                     f"production rows have no '{self.timestamp_column}' column; add one (an ISO 8601 time "
@@ -310,7 +311,7 @@ class Reader:
                 )
                 kept[self.timestamp_column] = moments[inside]
                 self.tally.rows += len(kept)
-                yield kept
+                yield kept, position
 
 
 def timestamps(values: pd.Series) -> pd.Series:
