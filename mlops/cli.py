@@ -10,7 +10,7 @@ from collections.abc import Callable
 import click
 
 from mlops.azureml.commands import check_target, target_options
-from mlops.console import echo_table
+from mlops.console import echo_table, progress_echo
 from mlops.errors import MlopsError
 
 TASKS = ("regression", "classification")
@@ -164,7 +164,7 @@ def train(
     environment = check_target(target, env, dry_run)
     if target == "azure" and (multirun or sample):
         raise MlopsError("-m and --sample run locally; on Azure ML the pipeline trains on the full data")
-    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    echo = progress_echo(as_json)
     failed, registrations = [], []
     for model in names:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -18,3 +18,8 @@ def echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def plural(count: int, word: str) -> str:
     """Return ``count word`` (thousands separated) with an ``s`` unless the count is one."""
     return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def progress_echo(as_json: bool) -> Callable[[str], None]:
+    """Return how a command prints progress: to stdout, or to stderr when stdout carries its JSON."""
+    return (lambda text: click.echo(text, err=True)) if as_json else click.echo

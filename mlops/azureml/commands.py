@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from mlops.console import progress_echo
 from mlops.errors import MlopsError
 
 TARGETS = ("local", "azure")
@@ -123,7 +124,7 @@ def download_command(name: str, env: str, out: Path, version: str | None, as_jso
 
     from mlops.azureml import submit
 
-    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    echo = progress_echo(as_json)
     downloaded = submit.download(name, env, out, version, echo=echo)
     if as_json:
         click.echo(json.dumps(downloaded, indent=2))

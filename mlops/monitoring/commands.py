@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mlops.azureml.commands import check_target, target_options
-from mlops.console import plural
+from mlops.console import plural, progress_echo
 from mlops.monitoring import ON_BREACH
 
 
@@ -95,7 +95,7 @@ def monitor(
 
     from mlops.monitoring import monitor as monitoring
 
-    echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
+    echo = progress_echo(as_json)
     outcome = monitoring.run(
         name, source, lookback, start, end, version, ground_truth, out, overrides, echo, model
     )
