@@ -46,12 +46,13 @@ def measure(kind: str, file: str, output: str, *overrides: str) -> None:
     import pandas as pd
     import skops.io  # noqa: F401
 
-    from mlops import batch, catalog, registry
+    from mlops import catalog, registry
+    from mlops.batch import job
     from mlops.features import feature_columns
 
     started, cpu = time.perf_counter(), time.process_time()
     if kind == "ours":
-        rows = batch.score("taxi-fare", file, Path(output), overrides=overrides, echo=lambda _: None).scored
+        rows = job.score("taxi-fare", file, Path(output), overrides=overrides, echo=lambda _: None).scored
     else:
         cfg = catalog.load_config("taxi-fare")
         pipeline = registry.load(registry.champion("taxi-fare"), cfg.serialization.trusted_types)

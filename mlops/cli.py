@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import click
 
-from mlops.azureml.commands import check_target, target_options
 from mlops.console import echo_table, progress_echo
 from mlops.errors import MlopsError
+from mlops.targets import check_target, target_options
 
 TASKS = ("regression", "classification")
 
@@ -242,7 +242,7 @@ def ui(host: str, port: int) -> None:
 def register_commands() -> None:
     """Add the commands that live beside their code (their modules import only click at the top)."""
     from mlops.azureml.commands import azure
-    from mlops.batch import batch
+    from mlops.batch.commands import batch
     from mlops.monitoring.commands import monitor
     from mlops.serving import commands as serving
 

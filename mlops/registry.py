@@ -96,8 +96,10 @@ def load(version: ModelVersion, trusted_extra: Iterable[str]) -> Pipeline:
         return modelio.load(download(version, folder), trusted_extra, version.name)
 
 
-def create_version(name: str, source: str, run_id: str, model_id: str, tags: dict[str, str]) -> str:
-    """Register a logged model as a new version of ``name`` (created on first use) with ``tags``."""
+def create_version(name: str, source: str, run_id: str, tags: dict[str, str]) -> str:
+    """Register the MLflow model folder logged by run ``run_id`` at ``source`` (``runs:/<run_id>/...``)
+    as a new version of ``name`` (created on first use) with ``tags``; return the version number. No
+    logged model is involved: Azure ML's tracking server has none of MLflow 3's logged-models routes."""
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
@@ -107,7 +109,7 @@ def create_version(name: str, source: str, run_id: str, model_id: str, tags: dic
     except MlflowException as error:
         if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
             raise
-    created = mlflow_client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
+    created = mlflow_client.create_model_version(name, source, run_id=run_id, tags=tags)
     return str(created.version)
 
 
@@ -164,3 +166,19 @@ def rollback(name: str, reason: str) -> tuple[str, str]:
         name, earlier[-1], {"restored_by": stamp["rolled_back_by"], "restored_at": stamp["rolled_back_at"]}
     )
     return str(current.version), earlier[-1]
+
+
+def find_version(name: str, version: str | None, alias: str) -> ModelVersion:
+    """Return ``version`` of the registered model, or the version holding ``alias``."""
+    from mlflow.exceptions import MlflowException
+
+    if version is not None:
+        return get_version(name, version)
+    try:
+        return client().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        if alias == CHAMPION:
+            raise MlopsError(
+                f"model '{name}' has no champion; train it first (mlops train {name}) or pass --version"
+            ) from None
+        raise MlopsError(f"model '{name}' has no version with alias '{alias}'; pass --version") from None

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from mlops import batch, catalog, registry
+from mlops import catalog, registry
+from mlops.batch import commands, job
 from mlops.cli import Group
 from mlops.errors import MlopsError
 from mlops.features import feature_columns, missing_as_nan
@@ -55,7 +56,7 @@ def shuffled(frame):
 
 def score(inputs, output, **options):
     options.setdefault("echo", quiet)
-    return batch.score("taxi-fare", str(inputs), output, **options)
+    return job.score("taxi-fare", str(inputs), output, **options)
 
 
 def features_of(frame, cfg):
@@ -78,7 +79,7 @@ def test_csv_with_shuffled_and_extra_columns_scores_every_row_in_order(tmp_path)
     shuffled(frame).assign(trip_id=range(2500), note="x").to_csv(file, index=False)
     lines = []
     overrides = ["deployment.batch.mini_batch_size=300"]
-    summary = batch.score("taxi-fare", str(file), tmp_path / "out", overrides=overrides, echo=lines.append)
+    summary = job.score("taxi-fare", str(file), tmp_path / "out", overrides=overrides, echo=lines.append)
 
     predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
     cfg = catalog.load_config("taxi-fare")
@@ -206,7 +207,7 @@ def test_a_file_missing_a_feature_fails_that_file_only(tmp_path):
 
 
 def cli(*args):
-    group = Group(name="mlops", commands={"batch": batch.batch})
+    group = Group(name="mlops", commands={"batch": commands.batch})
     return CliRunner().invoke(group, ["batch", *args])
 
 
@@ -300,14 +301,14 @@ def test_bad_settings_and_versions_fail_with_the_fix(tmp_path):
     with pytest.raises(
         MlopsError, match=r"model 'credit-default' has no champion; train it first \(mlops train"
     ):
-        batch.score("credit-default", str(tmp_path / "trips.csv"), tmp_path / "out")
+        job.score("credit-default", str(tmp_path / "trips.csv"), tmp_path / "out")
 
 
 def test_summary_only_writes_the_counts_and_no_predictions(tmp_path):
     trips(80).to_csv(tmp_path / "trips.csv", index=False)
     lines = []
     overrides = ["deployment.batch.output_action=summary_only"]
-    summary = batch.score(
+    summary = job.score(
         "taxi-fare", str(tmp_path / "trips.csv"), tmp_path / "out", overrides=overrides, echo=lines.append
     )
     assert summary.predictions is None
@@ -322,7 +323,7 @@ def test_a_classifier_adds_a_probability_per_class(tmp_path):
 
     frame = load(n_rows=500, seed=3).drop(columns="default_next_month")
     shuffled(frame).to_csv(tmp_path / "clients.csv", index=False)
-    summary = batch.score(
+    summary = job.score(
         "credit-default", str(tmp_path / "clients.csv"), tmp_path / "out", version="1", echo=quiet
     )
     assert summary.scored == 500
@@ -348,15 +349,15 @@ def test_retries_give_a_failing_mini_batch_more_attempts_then_report_the_last_fa
         return "scored"
 
     with ThreadPoolExecutor(1) as pool:
-        assert batch.with_retries(pool.submit(flaky, 2), lambda: pool.submit(flaky, 2), 2, 5) == (
+        assert job.with_retries(pool.submit(flaky, 2), lambda: pool.submit(flaky, 2), 2, 5) == (
             "scored",
             None,
         )
         assert len(calls) == 3
         calls.clear()
-        result = batch.with_retries(pool.submit(flaky, 2), lambda: pool.submit(flaky, 2), 1, 5)
+        result = job.with_retries(pool.submit(flaky, 2), lambda: pool.submit(flaky, 2), 1, 5)
         assert result == (None, "ValueError: attempt 2 failed (2 attempts)")
-        slow = batch.with_retries(pool.submit(time.sleep, 0.5), lambda: pool.submit(time.sleep, 0.5), 0, 0.05)
+        slow = job.with_retries(pool.submit(time.sleep, 0.5), lambda: pool.submit(time.sleep, 0.5), 0, 0.05)
         assert slow == (None, "timed out after 0.05 s (1 attempt)")
 
 

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from mlops.errors import MlopsError
-from mlops.serving import contract, endpoints, keys
+from mlops.scoring import contract
+from mlops.scoring.contract import Column, RequestError
+from mlops.serving import endpoints, keys
 from mlops.serving.collector import Collector, Scored
-from mlops.serving.contract import Column, RequestError
 
 COLUMNS = [Column("distance", "double"), Column("vendor", "long"), Column("kind", "string")]
 NAMES = [column.name for column in COLUMNS]

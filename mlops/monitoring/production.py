@@ -119,7 +119,7 @@ def files(source: Path | str) -> list[Path]:
 @contextmanager
 def reading(path: Path, what: str) -> Iterator[None]:
     """Turn a file that does not parse (a truncated Parquet file, a broken CSV) into one line naming it."""
-    from mlops.batch import first_line
+    from mlops.errors import first_line
 
     try:
         yield

@@ -16,18 +16,19 @@ import logging
 import os
 import random
 import socket
-import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops import project
+from mlops import jsonio, project
 from mlops.errors import MlopsError
-from mlops.features import missing_as_nan
-from mlops.serving import contract, keys
-from mlops.serving.collector import Collector, Scored
+from mlops.scoring import contract
+from mlops.scoring import model as scoring
+from mlops.scoring.batcher import Answer, Batcher
+from mlops.scoring.model import Model
+from mlops.serving import keys
+from mlops.serving.collector import Collector, Scored, new_id
 
 logger = logging.getLogger("mlops.serving")
 
@@ -36,137 +37,41 @@ ROUTES = {"/score": "POST", "/health": "GET", "/ready": "GET", "/openapi.json": 
 WATCH_SECONDS = 0.2  # how often the server looks for a changed endpoint record
 GRACE_SECONDS = 10  # how long a stopping server lets requests in flight finish
 DEPLOYMENT_HEADER = b"azureml-model-deployment"  # pins a deployment; the answer names who scored
-NUMERIC = ("double", "float")
 
 Send = Callable[[dict], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict]]
 
 
-@dataclass
-class Model:
-    """A loaded registered version: its pipeline, its signature's columns and its classes (classifiers)."""
-
-    version: str
-    pipeline: Any
-    columns: list[contract.Column]
-    classes: list | None
-
-    def predict(self, values: list[list[Any]], probabilities: bool) -> tuple[list, list | None]:
-        """Score column-wise values; return predictions and, when asked, class probabilities."""
-        import pandas as pd
-
-        frame = pd.DataFrame(
-            {column.name: column_values for column, column_values in zip(self.columns, values, strict=True)}
-        )
-        frame = frame.astype({column.name: "float64" for column in self.columns if column.type in NUMERIC})
-        frame = missing_as_nan(frame, [column.name for column in self.columns if column.type not in NUMERIC])
-        predictions = self.pipeline.predict(frame).tolist()
-        return predictions, self.pipeline.predict_proba(frame).tolist() if probabilities else None
-
-
 def load_model(name: str, version: str, trusted_types: list[str]) -> Model:
-    """Load a registered version with the checked skops allow-list (never pickle) and read its signature."""
-    from mlflow.models import Model as MlflowModel
-    from sklearn.base import is_classifier
+    """Load a registered version for scoring (see ``mlops.scoring.model.load``)."""
+    import tempfile
 
     from mlops import registry
 
     found = registry.get_version(name, version)
-    columns = contract.columns_of(MlflowModel.load(found.source).signature, name, version)
-    pipeline = registry.load(found, trusted_types)
-    # concurrent requests share one predict call instead: joblib's per-call thread fan-out costs more
-    # than scoring a micro-batch on one core
-    pipeline.set_params(**{key: 1 for key in pipeline.get_params() if key.endswith("n_jobs")})
-    classes = pipeline.classes_.tolist() if is_classifier(pipeline) else None
-    return Model(str(version), pipeline, columns, classes)
-
-
-@dataclass
-class Job:
-    """A parsed request waiting for its share of a predict call."""
-
-    request: contract.Request
-    future: asyncio.Future
+    with tempfile.TemporaryDirectory() as folder:
+        return scoring.load(registry.download(found, folder), name, str(version), trusted_types)
 
 
 @dataclass
 class Deployment:
-    """One deployment: a model version and its micro-batcher, which scores waiting requests together."""
+    """One deployment: a model version and the batcher that scores its requests together."""
 
     name: str
-    model: Model
-    wait_seconds: float = 0.0
-    max_rows: int = 1
-    pending: deque[Job] = field(default_factory=deque)
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    stopping: bool = False
-    task: asyncio.Task | None = None
+    batcher: Batcher
 
-    def start(self) -> None:
-        """Start the batcher task."""
-        self.task = asyncio.get_running_loop().create_task(self.run())
+    @property
+    def model(self) -> Model:
+        """Return the version this deployment serves."""
+        return self.batcher.model
+
+    async def score(self, request: contract.Request) -> Answer:
+        """Queue a request for the next micro-batch and return its predictions and probabilities."""
+        return await asyncio.wrap_future(self.batcher.submit(request))
 
     async def stop(self) -> None:
         """Let the batcher score what is waiting, then end it."""
-        self.stopping = True
-        self.wakeup.set()
-        await self.task
-
-    async def score(self, request: contract.Request) -> tuple[list, list | None]:
-        """Queue a request for the next micro-batch and return its predictions and probabilities."""
-        job = Job(request, asyncio.get_running_loop().create_future())
-        self.pending.append(job)
-        self.wakeup.set()
-        return await job.future
-
-    async def run(self) -> None:
-        """Collect requests for up to ``wait_seconds`` or ``max_rows`` rows, score them in one call."""
-        while self.pending or not self.stopping:
-            if not self.pending:
-                self.wakeup.clear()
-                await self.wakeup.wait()
-                continue
-            if sum(job.request.rows for job in self.pending) < self.max_rows:
-                await asyncio.sleep(self.wait_seconds)
-            batch, rows = [], 0
-            while self.pending and (not batch or rows + self.pending[0].request.rows <= self.max_rows):
-                job = self.pending.popleft()
-                batch.append(job)
-                rows += job.request.rows
-            await self.predict(batch)
-
-    async def predict(self, batch: list[Job]) -> None:
-        """Score a batch in a worker thread and hand each request its rows; a failing batch is retried
-        request by request, so one bad request fails alone."""
-        requests = [job.request for job in batch]
-        values = [
-            list(itertools.chain.from_iterable(parts))
-            for parts in zip(*(r.values for r in requests), strict=True)
-        ]
-        try:
-            predictions, probabilities = await asyncio.to_thread(
-                self.model.predict, values, any(r.probabilities for r in requests)
-            )
-        except Exception as error:
-            if len(batch) > 1:
-                for job in batch:
-                    await self.predict([job])
-            elif not batch[0].future.done():
-                logger.exception(
-                    "deployment %s (version %s) failed to score a request", self.name, self.model.version
-                )
-                batch[0].future.set_exception(error)
-            return
-        start = 0
-        for job in batch:
-            end = start + job.request.rows
-            wanted = None
-            if job.request.probabilities:
-                labels = [str(label) for label in self.model.classes]
-                wanted = [dict(zip(labels, row, strict=True)) for row in probabilities[start:end]]
-            if not job.future.done():
-                job.future.set_result((predictions[start:end], wanted))
-            start = end
+        await asyncio.to_thread(self.batcher.stop)
 
 
 class Endpoint:
@@ -191,7 +96,7 @@ class Endpoint:
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)
             return
-        request_id = str(uuid.uuid4())
+        request_id = new_id()
         # Azure's request id header; the same id is the correlationid of the collected records
         headers = [(b"x-request-id", request_id.encode()), (b"azureml-correlation-id", request_id.encode())]
         try:
@@ -203,7 +108,7 @@ class Endpoint:
         except Exception as error:
             logger.exception("request %s failed", request_id)
             status, payload, extra = 500, {"message": f"scoring failed: {type(error).__name__}: {error}"}, []
-        body = json.dumps(payload).encode()
+        body = jsonio.dumps(payload)
         start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": start + headers + extra})
         await send({"type": "http.response.body", "body": body})
@@ -214,8 +119,7 @@ class Endpoint:
         if path not in ROUTES:
             routes = ", ".join(f"{verb} {route}" for route, verb in ROUTES.items())
             raise contract.RequestError(404, f"no route {method} {path}; routes: {routes}")
-        if method != ROUTES[path]:
-            raise contract.RequestError(405, f"{path} takes {ROUTES[path]}, not {method}")
+        contract.check_method(path, ROUTES[path], method)
         if path == "/health":
             return 200, {"status": "alive"}, []
         if path == "/ready":
@@ -249,15 +153,21 @@ class Endpoint:
         model = deployment.model
         request = contract.parse(body, model.columns, model.classes is not None)
         predictions, probabilities = await deployment.score(request)
-        names = [column.name for column in model.columns]
         scored = Scored(
-            deployment.name, model.version, names, request.values, predictions, probabilities, request_id
+            deployment.name,
+            model.version,
+            model.names,
+            request.values,
+            predictions,
+            probabilities,
+            request_id,
         )
         self.collector.collect(scored)
-        payload = {"predictions": predictions}
-        if probabilities is not None:
-            payload["probabilities"] = probabilities
-        return 200, payload, [(DEPLOYMENT_HEADER, deployment.name.encode())]
+        return (
+            200,
+            scoring.answer(predictions, probabilities),
+            [(DEPLOYMENT_HEADER, deployment.name.encode())],
+        )
 
     def pick(self, pinned: bytes | None) -> Deployment:
         """Return the pinned deployment, else one drawn at random by traffic share."""
@@ -274,14 +184,9 @@ class Endpoint:
 
     async def body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         """Return the request body after checking its content type and size."""
-        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if kind != b"application/json":
-            shown = kind.decode("latin-1") or "none"
-            raise contract.RequestError(415, f"content type is {shown}; send Content-Type: application/json")
+        contract.check_content_type(headers.get(b"content-type", b"").decode("latin-1"))
         limit = self.settings["max_request_bytes"]
-        too_big = contract.RequestError(
-            413, f"request body is over {limit} bytes (deployment.online.max_request_bytes); send fewer rows"
-        )
+        too_big = contract.too_large(limit)
         if int(headers.get(b"content-length", b"0") or 0) > limit:
             raise too_big
         chunks, size = [], 0
@@ -350,11 +255,12 @@ class Endpoint:
         retired = [deployment for name, deployment in self.deployments.items() if name not in kept]
         deployments = {}
         for name, version in record["deployments"].items():
-            deployment = deployments[name] = kept.get(name) or Deployment(name, loaded[version])
-            deployment.wait_seconds = settings["batch_wait_ms"] / 1000
-            deployment.max_rows = settings["max_batch_rows"]
-            if name not in kept:
-                deployment.start()
+            wait, rows = settings["batch_wait_ms"] / 1000, settings["max_batch_rows"]
+            deployment = kept.get(name) or Deployment(
+                name, Batcher(loaded[version], wait, rows, f"deployment {name} (version {version})")
+            )
+            deployment.batcher.wait_seconds, deployment.batcher.max_rows = wait, rows
+            deployments[name] = deployment
         routed = [name for name, share in record["traffic"].items() if share > 0]
         self.settings = settings
         self.deployments = deployments

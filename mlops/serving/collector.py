@@ -3,10 +3,10 @@ per scored request, written as JSON lines by a background thread so responses ne
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
+import random
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -14,11 +14,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mlops import jsonio
+from mlops.scoring.model import output_rows
+
 logger = logging.getLogger("mlops.serving.collector")
 
 AGENT = "azureml-ai-monitoring/local"
 # requests waiting for the writer; beyond this they are dropped (and counted) rather than stall scoring
 MAX_PENDING = 10_000
+# requests the writer takes from the queue at once: their records go out in one write per file
+WRITE_BATCH = 256
+IDS = random.Random()  # seeded from the OS; ids need to be unique, not secret, and cost no system call
+
+
+def new_id() -> str:
+    """Return a random (version 4) UUID, as Azure's record and request ids are."""
+    return str(uuid.UUID(int=IDS.getrandbits(128), version=4))
 
 
 @dataclass
@@ -40,23 +51,13 @@ def rows(columns: list[str], values: list[list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
-def outputs(scored: Scored) -> list[dict[str, Any]]:
-    """Return the output rows: the prediction and, when the client asked for them, the probabilities."""
-    if scored.probabilities is None:
-        return [{"prediction": value} for value in scored.predictions]
-    return [
-        {"prediction": value, **{f"probability_{label}": p for label, p in probabilities.items()}}
-        for value, probabilities in zip(scored.predictions, scored.probabilities, strict=True)
-    ]
-
-
 def record(endpoint: str, scored: Scored, collection: str, data: list[dict[str, Any]]) -> bytes:
     """Return one data-collector record as a JSON line."""
-    payload = json.dumps(data, separators=(",", ":"))
-    size = len(payload.encode())
+    payload = jsonio.dumps(data)
+    size = len(payload)
     head = {
         "specversion": "1.0",
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "source": f"/local/onlineEndpoints/{endpoint}/deployments/{scored.deployment}",
         "type": f"azureml.inference.{collection}",
         "datacontenttype": "application/json",
@@ -72,8 +73,7 @@ def record(endpoint: str, scored: Scored, collection: str, data: list[dict[str, 
         "collectdatatype": "pandas.core.frame.DataFrame",
         "agent": AGENT,
     }
-    line = f'{json.dumps(head)[:-1]}, "data": {payload}, {json.dumps(tail)[1:]}\n'
-    return line.encode()
+    return b"".join((jsonio.dumps(head)[:-1], b',"data":', payload, b",", jsonio.dumps(tail)[1:], b"\n"))
 
 
 class Collector:
@@ -107,30 +107,49 @@ class Collector:
         logger.info("collector drained; %d records dropped", self.dropped)
 
     def run(self) -> None:
-        """Write queued records until ``close``."""
-        while (scored := self.queue.get()) is not None:
-            try:
-                self.write(scored, "model_inputs", rows(scored.columns, scored.values))
-                self.write(scored, "model_outputs", outputs(scored))
-            except OSError:
-                logger.exception("cannot write collected data for request %s", scored.correlation_id)
+        """Write queued requests until ``close``: whatever waits goes out together, one write per file."""
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < WRITE_BATCH and batch[-1] is not None:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            scored = [item for item in batch if item is not None]
+            lines: dict[tuple[str, str, Path], list[bytes]] = {}
+            for one in scored:
+                for collection, data in (
+                    ("model_inputs", rows(one.columns, one.values)),
+                    ("model_outputs", output_rows(one.predictions, one.probabilities)),
+                ):
+                    lines.setdefault(self.place(one, collection), []).append(
+                        record(self.endpoint, one, collection, data)
+                    )
+            for place, chunk in lines.items():
+                try:
+                    self.append(place, b"".join(chunk))
+                except OSError:
+                    logger.exception("cannot write %d collected records to %s", len(chunk), place[2])
+            if batch[-1] is None:
+                return
 
-    def write(self, scored: Scored, collection: str, data: list[dict[str, Any]]) -> None:
-        """Append one record with a single unbuffered write, so a crash never leaves a torn earlier line."""
-        path = (
-            self.root
-            / scored.deployment
-            / collection
-            / scored.time.strftime("%Y/%m/%d/%H")
-            / f"{self.instance}.jsonl"
-        )
-        key = (scored.deployment, collection)
+    def place(self, scored: Scored, collection: str) -> tuple[str, str, Path]:
+        """Return where a request's record of ``collection`` goes: its deployment, the collection and
+        the file of the hour it was scored in."""
+        hour = scored.time.strftime("%Y/%m/%d/%H")
+        path = self.root / scored.deployment / collection / hour / f"{self.instance}.jsonl"
+        return scored.deployment, collection, path
+
+    def append(self, place: tuple[str, str, Path], lines: bytes) -> None:
+        """Append whole lines with unbuffered writes, so a crash never leaves a torn earlier line."""
+        deployment, collection, path = place
+        key = (deployment, collection)
         current = self.files.get(key)
         if current is None or current[0] != path:
             if current is not None:
                 current[1].close()
             path.parent.mkdir(parents=True, exist_ok=True)
             current = self.files[key] = (path, open(path, "ab", buffering=0))  # noqa: SIM115 - kept open
-        view = memoryview(record(self.endpoint, scored, collection, data))
+        view = memoryview(lines)
         while view:
             view = view[current[1].write(view) :]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from mlops.azureml.commands import check_target, target_options
 from mlops.console import echo_table
 from mlops.errors import MlopsError
+from mlops.targets import check_target, target_options
 
 
 @click.command()

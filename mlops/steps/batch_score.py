@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
-    from mlops import batch
+    from mlops.batch import job
 
-    summary = batch.score(cfg.name, str(args.input), args.output, overrides=args.overrides)
+    summary = job.score(cfg.name, str(args.input), args.output, overrides=args.overrides)
     print(f"{cfg.name}: scored {summary.scored} rows with version {summary.version}")
 
 

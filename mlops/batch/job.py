@@ -1,5 +1,4 @@
-"""``mlops batch``: score CSV and Parquet files with a registered version, as an Azure ML batch
-deployment does.
+"""A batch job, as an Azure ML batch deployment runs one: settings, the scoring loop and the summary.
 
 Files are streamed in mini-batches of ``mini_batch_size`` rows. Up to ``max_concurrency_per_instance``
 mini-batches are predicted at once in threads (scikit-learn releases the GIL for most of predict)
@@ -11,7 +10,6 @@ mini-batches in flight, never by the size of a file. The settings come from the 
 from __future__ import annotations
 
 import csv
-import glob
 import io
 import json
 import os
@@ -28,18 +26,26 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from mlops.batch import OUTPUT_ACTIONS
+from mlops.batch.reading import (
+    MiniBatch,
+    clean,
+    error_entry,
+    find_inputs,
+    input_types,
+    read_chunks,
+    read_columns,
+    where,
+)
 from mlops.console import plural
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, first_line
+from mlops.scoring.model import single_threaded
 
 if TYPE_CHECKING:
     import pandas as pd
-    from mlflow.entities.model_registry import ModelVersion
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
-SUFFIXES = (".csv", ".parquet")
-OUTPUT_ACTIONS = ("append_row", "summary_only")
-NUMBER_TYPES = ("double", "float", "long", "integer")  # MLflow signature types read as numbers
 KEPT_ERRORS = 100  # errors listed in summary.json
 SHOWN_ERRORS = 5  # errors named in the message of a failed job
 
@@ -76,15 +82,6 @@ class BatchSummary:
 
 
 @dataclass
-class MiniBatch:
-    """Rows of one file as read, indexed by their row number in the file."""
-
-    file: str
-    csv: bool
-    frame: pd.DataFrame
-
-
-@dataclass
 class Tally:
     """Rows read, rows scored and errors of a job; raises once the errors pass the threshold."""
 
@@ -108,21 +105,6 @@ class Tally:
                 f"{self.error_threshold} (first: {shown}); nothing was written; fix those rows or "
                 "raise --error-threshold (-1 tolerates any number)"
             )
-
-
-def error_entry(file: str, row: int | None, is_csv: bool, reason: str) -> dict[str, Any]:
-    """Return one error entry: the file, the 0-based row, the CSV line (header is line 1), the reason."""
-    line = row + 2 if is_csv and row is not None else None
-    return {"file": file, "row": row, "line": line, "reason": reason}
-
-
-def where(entry: dict[str, Any]) -> str:
-    """Return where an error is: ``file:line`` for CSV, ``file row N`` for Parquet, else the file."""
-    if entry["line"] is not None:
-        return f"{entry['file']}:{entry['line']}"
-    if entry["row"] is not None:
-        return f"{entry['file']} row {entry['row']}"
-    return entry["file"]
 
 
 def read_settings(name: str, cfg: DictConfig) -> Settings:
@@ -157,144 +139,6 @@ def read_settings(name: str, cfg: DictConfig) -> Settings:
             "use a positive number of seconds",
         ),
     )
-
-
-def find_inputs(inputs: str, skip: Path) -> list[Path]:
-    """Return the files ``inputs`` names: one CSV or Parquet file, those in a folder, or a glob's
-    matches, sorted; ``skip`` (the predictions file a folder may hold) is left out."""
-    path = Path(inputs).expanduser()
-    if path.is_file() and path.suffix.lower() not in SUFFIXES:
-        raise MlopsError(f"input {inputs} is neither CSV nor Parquet; pass a .csv or .parquet file")
-    if path.is_file():
-        found = [path]
-    else:
-        candidates = path.iterdir() if path.is_dir() else map(Path, glob.glob(str(path), recursive=True))
-        found = sorted(file for file in candidates if file.suffix.lower() in SUFFIXES and file.is_file())
-    found = [file for file in found if file.resolve() != skip.resolve()]
-    if not found:
-        raise MlopsError(
-            f"no CSV or Parquet file matches '{inputs}'; pass a .csv or .parquet file, a folder holding "
-            "some, or a glob such as 'data/*.csv'"
-        )
-    return found
-
-
-def find_version(name: str, version: str | None, alias: str) -> ModelVersion:
-    """Return ``version`` of the registered model, or the version holding ``alias``."""
-    from mlflow.exceptions import MlflowException
-
-    from mlops import registry
-
-    if version is not None:
-        return registry.get_version(name, version)
-    try:
-        return registry.client().get_model_version_by_alias(name, alias)
-    except MlflowException:
-        if alias == registry.CHAMPION:
-            raise MlopsError(
-                f"model '{name}' has no champion; train it first (mlops train {name}) or pass --version"
-            ) from None
-        raise MlopsError(f"model '{name}' has no version with alias '{alias}'; pass --version") from None
-
-
-def input_types(source: str, features: list[str], described: str) -> dict[str, str]:
-    """Return each feature's training type (double, long, string, ...) from the signature of the model
-    at ``source`` (a registered version's source or a model folder), in ``features`` order; raise when
-    the model, ``described`` as "version N of 'name'", was trained on other features."""
-    from mlflow.models import Model
-
-    signature = Model.load(source).signature
-    trained = {spec.name: spec.type.name for spec in signature.inputs.inputs} if signature else {}
-    differing = sorted(set(trained) ^ set(features))
-    if differing:
-        raise MlopsError(
-            f"{described} was trained on other features than the config "
-            f"lists (differing: {', '.join(differing)}); pass --version of one trained with this config"
-        )
-    return {column: trained[column] for column in features}
-
-
-def read_columns(file: Path) -> list[str]:
-    """Return the column names of a CSV or Parquet file without reading its rows."""
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    try:
-        if file.suffix.lower() == ".csv":
-            return list(pd.read_csv(file, nrows=0).columns)
-        return pq.ParquetFile(file).schema_arrow.names
-    except (ValueError, OSError) as problem:
-        raise MlopsError(
-            f"cannot read {file}: {first_line(problem)}; fix it or leave it out of --input"
-        ) from None
-
-
-def read_chunks(
-    file: Path, columns: list[str], strings: list[str], size: int
-) -> Iterator[tuple[pd.DataFrame, int]]:
-    """Yield ``columns`` of a CSV or Parquet file ``size`` rows at a time, indexed by row number,
-    each with the bytes of the file read so far; ``strings`` are read as text. Every CSV column is
-    parsed, so a row with more fields than the header fails instead of shifting its values."""
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    try:
-        if file.suffix.lower() == ".csv":
-            dtype = dict.fromkeys(strings, "str")
-            with (
-                open(file, "rb") as handle,
-                pd.read_csv(handle, dtype=dtype, chunksize=size) as reader,
-            ):
-                for frame in reader:
-                    yield frame[columns], handle.tell()
-            return
-        parquet = pq.ParquetFile(file)
-        total, start = file.stat().st_size, 0
-        for batch in parquet.iter_batches(batch_size=size, columns=columns):
-            frame = batch.to_pandas()
-            frame.index += start
-            start += len(frame)
-            yield frame, total * start // parquet.metadata.num_rows
-    except (ValueError, OSError) as problem:
-        raise MlopsError(
-            f"cannot read {file}: {first_line(problem)}; fix it or leave it out of --input"
-        ) from None
-
-
-def first_line(problem: BaseException) -> str:
-    """Return the first line of an exception's message, or its type when it has none."""
-    return (str(problem).strip().splitlines() or [type(problem).__name__])[0]
-
-
-def clean(
-    frame: pd.DataFrame, types: dict[str, str], file: str, is_csv: bool
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Convert each feature to its training type; return the rows that convert, in feature order, and
-    one error per row that does not (a numeric feature whose value is not a finite number)."""
-    import numpy as np
-    import pandas as pd
-
-    reasons: dict[int, str] = {}
-    converted = {}
-    for column, kind in types.items():
-        values = frame[column]
-        if kind == "string":  # text, a missing value as NaN whatever pandas read (see missing_as_nan)
-            text = values if pd.api.types.is_string_dtype(values) else values.astype("str")
-            converted[column] = text.where(values.notna())
-        if kind not in NUMBER_TYPES or values.dtype.kind in "iub":
-            continue
-        if values.dtype.kind == "f":
-            bad = np.isinf(values.to_numpy())
-        else:
-            converted[column] = numbers = pd.to_numeric(values, errors="coerce")
-            bad = (np.isinf(numbers) | (numbers.isna() & values.notna())).to_numpy()
-        if bad.any():
-            for row, value in values[bad].items():
-                reasons.setdefault(int(row), f"column '{column}' holds {value!r}, not a finite number")
-    good = frame[list(types)].assign(**converted)
-    if reasons:
-        good = good.drop(index=list(reasons))
-    return good, [error_entry(file, row, is_csv, reason) for row, reason in sorted(reasons.items())]
 
 
 def output_names(pipeline: Pipeline) -> list[str]:
@@ -345,12 +189,6 @@ def score_batch(
         return Scored(errors, 0, b"")
     predictions = predict(pipeline, good)
     return Scored(errors, len(good), csv_lines(batch.file, good, names, predictions) if names else b"")
-
-
-def one_job_each(pipeline: Pipeline) -> None:
-    """Set every ``n_jobs`` of the pipeline to 1: the worker threads already use the cores, and a pool
-    started by each predict of a mini-batch costs more than it gains."""
-    pipeline.set_params(**{key: 1 for key in pipeline.get_params() if key.endswith("n_jobs")})
 
 
 def with_retries(
@@ -428,8 +266,8 @@ def run(
     """Score ``files`` with ``max_concurrency_per_instance`` worker threads while reading ahead, and
     append the predictions to ``handle`` (when given) in input order; return the counts."""
     tally = Tally(name, settings.error_threshold)
-    if settings.max_concurrency_per_instance > 1:
-        one_job_each(pipeline)
+    if settings.max_concurrency_per_instance > 1:  # the worker threads already use the cores
+        single_threaded(pipeline)
     names = output_names(pipeline)
     if handle:
         handle.write(csv_line(["source_file", "row", *types, *names]))
@@ -488,7 +326,7 @@ def score(
     output = Path(output)
     files = find_inputs(inputs, output / settings.output_file_name)
     target = output / settings.output_file_name if settings.output_action == "append_row" else None
-    model_version = find_version(name, version, alias)
+    model_version = registry.find_version(name, version, alias)
     described = registry.described(name, model_version.version)
     types = input_types(model_version.source, feature_columns(cfg), described)
     pipeline = registry.load(model_version, cfg.serialization.trusted_types)
@@ -514,65 +352,3 @@ def score(
         f"{summary.version} -> {target or output / 'summary.json'} ({plural(summary.errors, 'error')})"
     )
     return summary
-
-
-def hydra_string(value: str) -> str:
-    """Return ``value`` (free of backslashes) quoted for a Hydra override."""
-    return "'" + value.replace("'", "\\'") + "'"
-
-
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name")
-@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
-@click.option("--input", "inputs", required=True, help="A CSV or Parquet file, a folder of them, or a glob.")
-@click.option(
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the predictions file and summary.json.",
-)
-@click.option("--version", help="Registered version to score with.")
-@click.option("--alias", help="Alias of the version to score with.  [default: champion]")
-@click.option("--mini-batch-size", type=int, help="Rows scored together.")
-@click.option("--max-concurrency", type=int, help="Mini-batches scored in parallel.")
-@click.option("--error-threshold", type=int, help="Errors tolerated before the job fails; -1: any number.")
-@click.option("--output-action", type=click.Choice(OUTPUT_ACTIONS), help="Write predictions or counts only.")
-@click.option("--output-file-name", help="Predictions file written in the output folder.")
-@click.option("--max-retries", type=int, help="Times a failed mini-batch is tried again.")
-@click.option("--timeout", type=float, help="Seconds a mini-batch may take before it counts as failed.")
-def batch(
-    name: str,
-    overrides: tuple[str, ...],
-    inputs: str,
-    output: Path,
-    version: str | None,
-    alias: str | None,
-    mini_batch_size: int | None,
-    max_concurrency: int | None,
-    error_threshold: int | None,
-    output_action: str | None,
-    output_file_name: str | None,
-    max_retries: int | None,
-    timeout: float | None,
-) -> None:
-    """Score CSV and Parquet files with a registered version of NAME.
-
-    INPUT is a file, a folder or a glob; OUTPUT gets the predictions and summary.json, as from an
-    Azure ML batch deployment. Settings default to the model's deployment.batch config; the options
-    and OVERRIDES (Hydra overrides, e.g. deployment.batch.mini_batch_size=50000) change them.
-    """
-    if version and alias:
-        raise MlopsError(f"pass --version or --alias, not both (got {version} and {alias})")
-    flags = {
-        "mini_batch_size": mini_batch_size,
-        "max_concurrency_per_instance": max_concurrency,
-        "error_threshold": error_threshold,
-        "output_action": output_action,
-        "output_file_name": None if output_file_name is None else hydra_string(output_file_name),
-        "retry_settings.max_retries": max_retries,
-        "retry_settings.timeout": timeout,
-    }
-    overrides += tuple(f"deployment.batch.{key}={value}" for key, value in flags.items() if value is not None)
-    score(
-        name, inputs, output, version=version, alias=alias or "champion", overrides=overrides, echo=click.echo
-    )

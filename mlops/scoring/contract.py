@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops import jsonio
 from mlops.errors import MlopsError
 
 if TYPE_CHECKING:
@@ -77,6 +78,26 @@ def columns_of(signature: ModelSignature | None, model: str, version: str) -> li
     return columns
 
 
+def check_method(path: str, allowed: str, method: str) -> None:
+    """Refuse (405) a request to ``path`` with another method than ``allowed``."""
+    if method != allowed:
+        raise RequestError(405, f"{path} takes {allowed}, not {method}")
+
+
+def check_content_type(value: str | None) -> None:
+    """Refuse (415) a request whose Content-Type is not application/json."""
+    kind = (value or "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise RequestError(415, f"content type is {kind or 'none'}; send Content-Type: application/json")
+
+
+def too_large(limit: int) -> RequestError:
+    """Return the 413 error of a request body over ``limit`` bytes."""
+    return RequestError(
+        413, f"request body is over {limit} bytes (deployment.online.max_request_bytes); send fewer rows"
+    )
+
+
 def fail(message: str) -> RequestError:
     """Return a 400 error with ``message``."""
     return RequestError(400, message)
@@ -94,7 +115,7 @@ def parse(body: bytes, columns: list[Column], classifier: bool) -> Request:
             'the request body is empty; send JSON such as {"input_data": {"columns": [...], "data": [[...]]}}'
         )
     try:
-        payload = json.loads(body, parse_constant=no_constant)
+        payload = jsonio.loads(body, parse_constant=no_constant)
     except (ValueError, RecursionError) as error:
         raise fail(f"the request body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):

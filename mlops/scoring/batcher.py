@@ -1,0 +1,118 @@
+"""Micro-batching: requests that arrive together share one ``predict`` call.
+
+A model's per-call overhead (scikit-learn's checks, pandas indexing, one pass per tree) dwarfs the cost
+of a few more rows, so a server scores concurrent requests together instead of one by one. A
+``Batcher`` owns one thread that waits up to ``wait_seconds`` for more requests once one arrives (at
+most ``max_rows`` rows in all), scores them in one call and hands each request its rows. Callers
+submit from any thread (the local endpoint's event loop, Azure's inference server threads) and get
+a ``concurrent.futures.Future``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from mlops.scoring.contract import Request
+from mlops.scoring.model import Model
+
+logger = logging.getLogger("mlops.scoring")
+
+# what a future resolves to: the predictions and, when asked, {class: p} per row
+Answer = tuple[list, list[dict[str, float]] | None]
+
+
+@dataclass
+class Job:
+    """A parsed request waiting for its share of a predict call."""
+
+    request: Request
+    future: Future
+
+
+class Batcher:
+    """Score the requests of one model in micro-batches on a thread of its own."""
+
+    def __init__(self, model: Model, wait_seconds: float, max_rows: int, label: str = ""):
+        self.model = model
+        self.wait_seconds = wait_seconds
+        self.max_rows = max_rows
+        self.label = label or f"version {model.version}"
+        self.pending: deque[Job] = deque()
+        self.condition = threading.Condition()
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, name=f"batcher {self.label}", daemon=True)
+        self.thread.start()
+
+    def submit(self, request: Request) -> Future:
+        """Queue a request for the next micro-batch; the future resolves to its Answer."""
+        job = Job(request, Future())
+        with self.condition:
+            if self.stopping:
+                raise RuntimeError(f"the batcher of {self.label} is stopped")
+            self.pending.append(job)
+            self.condition.notify()
+        return job.future
+
+    def stop(self) -> None:
+        """Score what is waiting, then end the thread."""
+        with self.condition:
+            self.stopping = True
+            self.condition.notify()
+        self.thread.join()
+
+    def run(self) -> None:
+        """Take the waiting requests (after up to ``wait_seconds`` for more, unless they already fill
+        ``max_rows``) and score them together, until stopped and drained."""
+        while True:
+            with self.condition:
+                while not self.pending and not self.stopping:
+                    self.condition.wait()
+                if not self.pending:
+                    return
+                deadline = time.monotonic() + self.wait_seconds
+                while self.rows() < self.max_rows and not self.stopping:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.condition.wait(left)
+                batch, rows = [], 0
+                while self.pending and (not batch or rows + self.pending[0].request.rows <= self.max_rows):
+                    job = self.pending.popleft()
+                    batch.append(job)
+                    rows += job.request.rows
+            self.predict(batch)
+
+    def rows(self) -> int:
+        """Return the rows waiting (the caller holds the condition)."""
+        return sum(job.request.rows for job in self.pending)
+
+    def predict(self, batch: list[Job]) -> None:
+        """Score a batch and hand each request its rows; a failing batch is retried request by request,
+        so one bad request fails alone."""
+        requests = [job.request for job in batch]
+        values = [
+            list(itertools.chain.from_iterable(parts))
+            for parts in zip(*(r.values for r in requests), strict=True)
+        ]
+        try:
+            predictions, probabilities = self.model.predict(values, any(r.probabilities for r in requests))
+        except Exception as error:
+            if len(batch) > 1:
+                for job in batch:
+                    self.predict([job])
+            else:
+                logger.exception("%s failed to score a request", self.label)
+                batch[0].future.set_exception(error)
+            return
+        start = 0
+        for job in batch:
+            end = start + job.request.rows
+            wanted = self.model.labelled(probabilities[start:end]) if job.request.probabilities else None
+            job.future.set_result((predictions[start:end], wanted))
+            start = end
