@@ -221,8 +221,8 @@ def test_config_mistakes_name_the_key(trained, run_mlops, tmp_path, override, me
 def test_a_version_without_a_baseline_gets_a_clear_message(run_mlops, tmp_path):
     train_model("breast-cancer", [], echo=quiet)
     version = registry.champion("breast-cancer")
-    logged = registry.client().get_logged_model(version.source.removeprefix("models:/"))
-    shutil.rmtree(Path(logged.artifact_location.removeprefix("file://")) / baseline.ARTIFACT_PATH)
+    artifacts = registry.client().get_run(version.run_id).info.artifact_uri.removeprefix("file://")
+    shutil.rmtree(Path(artifacts) / "model" / baseline.ARTIFACT_PATH)
     result = run_mlops("monitor", "breast-cancer", "--production", str(tmp_path))
     assert result.returncode == 2
     assert "version 1 of 'breast-cancer' has no monitoring baseline" in result.stderr

@@ -160,12 +160,7 @@ def test_tracking_uri_from_the_environment_is_honoured(tmp_path, monkeypatch):
 
 def test_loading_refuses_a_model_that_trusts_an_unsafe_type(tmp_path):
     train_model("breast-cancer", echo=quiet)
-    import mlflow.artifacts
-
-    folder = tmp_path / "model"
-    mlflow.artifacts.download_artifacts(
-        artifact_uri=registry.champion("breast-cancer").source, dst_path=str(folder)
-    )
+    folder = registry.download(registry.champion("breast-cancer"), tmp_path)
     rows = data.load_sklearn_dataset("load_breast_cancer").drop(columns="target").head(3)
     assert list(modelio.load(folder, [], "breast-cancer").predict(rows)) == [0, 0, 0]
     mlmodel = yaml.safe_load((folder / "MLmodel").read_text())

@@ -1,7 +1,7 @@
 """The monitoring baseline recorded with every registered version: a profile of the training rows
 (types, bounds, category counts, feature importance, test metrics) and a seeded sample of them with
-the model's predictions, kept in the ``monitoring/`` folder of the logged model itself, so it travels
-with every copy of the model (a download, an Azure ML registry share)."""
+the model's predictions, kept in the ``monitoring/`` folder of the registered MLflow model folder
+itself, so it travels with every copy of the model (a download, an Azure ML registry share)."""
 
 from __future__ import annotations
 
@@ -145,17 +145,6 @@ def read(folder: Path) -> Baseline:
     import pandas as pd
 
     return Baseline(json.loads((folder / PROFILE_FILE).read_text()), pd.read_parquet(folder / SAMPLE_FILE))
-
-
-def log(baseline: Baseline, model_id: str) -> None:
-    """Add a baseline to the logged model ``model_id`` as its ``monitoring/`` folder."""
-    import tempfile
-
-    import mlflow
-
-    with tempfile.TemporaryDirectory() as folder:
-        write(baseline, Path(folder) / ARTIFACT_PATH)
-        mlflow.MlflowClient().log_model_artifacts(model_id, folder)
 
 
 def load(model_folder: Path, described: str, name: str) -> Baseline:

@@ -69,11 +69,11 @@ class Subject:
 def subject(name: str, version: str | None, model: Path | None, scratch: str) -> Subject:
     """Return the model to compare with: the folder ``model`` (``version`` only labels it), else
     ``version`` of the registered model (default the champion), downloaded into ``scratch``."""
-    from mlops import batch, modelio, registry
+    from mlops import modelio, registry
 
     if model is not None:
         return Subject(name, version, modelio.find(model), None)
-    chosen = batch.find_version(name, version, registry.CHAMPION)
+    chosen = registry.find_version(name, version, registry.CHAMPION)
     return Subject(name, str(chosen.version), registry.download(chosen, scratch), chosen)
 
 
@@ -93,19 +93,21 @@ class Scorer:
     def __call__(self, rows: pd.DataFrame) -> Any:
         import pandas as pd
 
-        from mlops import batch, modelio
+        from mlops import modelio
+        from mlops.batch import reading
+        from mlops.errors import first_line
 
         if self.pipeline is None:
             self.pipeline = modelio.load(
                 self.model.folder, self.cfg.serialization.trusted_types, self.cfg.name
             )
-            self.types = batch.input_types(str(self.model.folder), self.features, self.model.described)
-        good, _ = batch.clean(rows, self.types, "production data", is_csv=False)
+            self.types = reading.input_types(str(self.model.folder), self.features, self.model.described)
+        good, _ = reading.clean(rows, self.types, "production data", is_csv=False)
         try:
             predicted = self.pipeline.predict(good) if len(good) else []
         except ValueError as error:
             raise MlopsError(
-                f"cannot score production rows with {self.model.described}: {batch.first_line(error)}"
+                f"cannot score production rows with {self.model.described}: {first_line(error)}"
             ) from None
         self.scored += len(good)
         return pd.Series(predicted, index=good.index).reindex(rows.index).to_numpy()
@@ -235,7 +237,7 @@ def log_run(
     cfg: DictConfig, version: ModelVersion, summary: dict[str, Any], result: Result, folder: Path
 ) -> None:
     """Write the summary and report into ``folder`` and log them, with every metric, to an MLflow run
-    in the model's experiment linked to the version's logged model; tag the run when a threshold was
+    in the model's experiment, tagged with the model and version; tag the run when a threshold was
     breached, and the version with its last monitor run."""
     import mlflow
 
@@ -261,7 +263,7 @@ def log_run(
         summary["run_id"] = run.info.run_id
         write_outputs(folder, summary, result)
         mlflow.set_tags(tags)
-        mlflow.log_metrics(values, model_id=getattr(version, "model_id", None))
+        mlflow.log_metrics(values)
         mlflow.log_artifact(str(folder / SUMMARY_FILE))
         mlflow.log_artifact(str(folder / REPORT_FILE))
     registry.set_tags(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops import gate
@@ -14,6 +16,7 @@ from mlops import gate
 if TYPE_CHECKING:
     import argparse
 
+    import pandas as pd
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 
 # what the step writes to its --output folder: the version and the gate's verdict, for the submission
 REGISTRATION_FILE = "registration.json"
+# the folder of the run's artifacts that holds the model: the version's source is runs:/<run_id>/model
+MODEL_ARTIFACT_PATH = "model"
 
 
 @dataclass
@@ -76,11 +81,39 @@ def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str]) -> dic
     }
 
 
+def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder: Path) -> None:
+    """Write ``pipeline`` as an MLflow model folder in the skops format, with the signature inferred
+    from the training rows' features, their first five rows as input example and the model's
+    ``environment/requirements.txt`` as pip requirements."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    from mlops import catalog, modelio
+    from mlops.features import feature_columns
+
+    # numeric features enter the signature as doubles, so a request may hold ints, floats or nulls
+    numeric = {column: "float64" for column in cfg.schema.get("numeric") or []}
+    features = train[feature_columns(cfg)].astype(numeric)
+    requirements = catalog.model_dir(cfg.name) / "environment" / "requirements.txt"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(features, pipeline.predict(features.head(100)))
+    mlflow.sklearn.save_model(
+        pipeline,
+        str(folder),
+        signature=signature,
+        input_example=features.head(5),
+        pip_requirements=str(requirements) if requirements.is_file() else None,
+        **modelio.save_options(pipeline, cfg.serialization.trusted_types, cfg.name),
+    )
+
+
 def record_baseline(
-    cfg: DictConfig, pipeline: Pipeline, split: Split, metrics: dict[str, float], model_id: str
+    cfg: DictConfig, pipeline: Pipeline, split: Split, metrics: dict[str, float], model_folder: Path
 ) -> None:
-    """Add the monitoring baseline (training profile, sample, predictions, feature importance, test
-    metrics) to the logged model, so monitoring compares with what this version was trained on."""
+    """Write the monitoring baseline (training profile, sample, predictions, feature importance, test
+    metrics) into the model folder's ``monitoring/`` folder, so monitoring compares with what this
+    version was trained on."""
     from mlops.features import feature_columns
     from mlops.monitoring import baseline
 
@@ -95,7 +128,7 @@ def record_baseline(
         cfg.split.seed,
         metrics,
     )
-    baseline.log(recorded, model_id)
+    baseline.write(recorded, model_folder / baseline.ARTIFACT_PATH)
 
 
 def run(
@@ -107,34 +140,25 @@ def run(
 ) -> Registration:
     """Register ``pipeline`` as a new version with signature, input example, monitoring baseline,
     metrics and lineage; move the champion alias when the gate passes, else tag the version
-    rejected with the reason."""
-    import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
+    rejected with the reason.
 
-    from mlops import catalog, modelio, registry
-    from mlops.features import feature_columns
+    The model folder is saved locally, logged as the ``model`` artifacts of the active run (or of a
+    new ``register`` run) and registered from ``runs:/<run_id>/model``: the same run-artifact and
+    registry calls on the local store and on any tracking server, none of MLflow 3's logged-models
+    routes, which Azure ML's tracking server does not have."""
+    import mlflow
+
+    from mlops import registry
 
     decision = decide(cfg, evaluation)
     experiment = registry.experiment_id(cfg.name)
-    # numeric features enter the signature as doubles, so a request may hold ints, floats or nulls
-    numeric = {column: "float64" for column in cfg.schema.get("numeric") or []}
-    features = split.train[feature_columns(cfg)].astype(numeric)
-    requirements = catalog.model_dir(cfg.name) / "environment" / "requirements.txt"
     active = mlflow.active_run()
-    with nullcontext(active) if active else mlflow.start_run(experiment_id=experiment, run_name="register"):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            signature = infer_signature(features, pipeline.predict(features.head(100)))
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            signature=signature,
-            input_example=features.head(5),
-            pip_requirements=str(requirements) if requirements.is_file() else None,
-            **modelio.save_options(pipeline, cfg.serialization.trusted_types, cfg.name),
-        )
-        record_baseline(cfg, pipeline, split, evaluation.metrics, info.model_id)
+    scope = nullcontext(active) if active else mlflow.start_run(experiment_id=experiment, run_name="register")
+    with scope as run, tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary) / MODEL_ARTIFACT_PATH
+        save_model(cfg, pipeline, split.train, folder)
+        record_baseline(cfg, pipeline, split, evaluation.metrics, folder)
+        mlflow.log_artifacts(str(folder), artifact_path=MODEL_ARTIFACT_PATH)
     tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
     tags |= lineage_tags(cfg, split, overrides)
     tags |= {
@@ -142,7 +166,10 @@ def run(
         "gate": "promoted" if decision.promote else "rejected",
         "gate_reason": decision.reason,
     }
-    version = registry.create_version(cfg.name, info.model_uri, info.run_id, info.model_id, tags)
+    # a runs:/ source reads the same on every store: download_artifacts and Model.load resolve it, while
+    # Model.load takes a local store's file:// artifact URI for a missing path
+    source = f"runs:/{run.info.run_id}/{MODEL_ARTIFACT_PATH}"
+    version = registry.create_version(cfg.name, source, run.info.run_id, tags)
     if decision.promote:
         registry.make_champion(cfg.name, version)
     return Registration(version, decision)
