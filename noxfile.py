@@ -1,6 +1,6 @@
 """Nox sessions: lint, framework tests, template tests, one session per model, the tests that matter
-on the packages Azure ML builds, and offline checks of the GitHub workflows and the Bicep
-infrastructure."""
+on the packages Azure ML builds (and the code Azure runs, in environments built from the rendered
+definitions), and offline checks of the GitHub workflows and the Bicep infrastructure."""
 
 import shutil
 import tempfile
@@ -72,7 +72,7 @@ def tests(session: nox.Session) -> None:
     """Run the framework's tests (all but the template bakes)."""
     isolate(session)
     session.install("-e", ".[test,azure]")
-    session.run("pytest", "tests", "-m", "not template", *session.posargs)
+    session.run("pytest", "tests", "-m", "not template and not azure_runtime", *session.posargs)
 
 
 @nox.session
@@ -94,41 +94,39 @@ def model(session: nox.Session, name: str) -> None:
     session.run("mlops", "train", name, "--sample", "500")
 
 
-# what runs inside Azure ML jobs and deployments: the steps, batch scoring, serving and monitoring
+# what runs inside Azure ML jobs and deployments, tested in-process on exactly the lock's packages
 AZURE_RUNTIME_TESTS = [
-    "test_steps.py",
-    "test_training.py",
-    "test_batch.py",
-    "test_serving.py",
-    "test_monitor.py",
+    "tests/test_steps.py",
+    "tests/test_training.py",
+    "tests/test_batch.py",
+    "tests/test_serving.py",
+    "tests/test_monitor.py",
 ]
-# prints the pip list of the environment Azure ML builds for one model (mlops azure render's conda.yaml)
-PIP_OF_CONDA = (
-    "import sys, yaml\n"
-    "spec = yaml.safe_load(open(sys.argv[1]))\n"
-    "print(*next(item['pip'] for item in spec['dependencies'] if isinstance(item, dict)), sep='\\n')"
-)
+LOCK = "mlops/azureml/requirements.lock"
 
 
 @nox.session(name="azure-runtime")
 def azure_runtime(session: nox.Session) -> None:
-    """Run the tests of what Azure ML runs on the packages it builds (pinned lower by azureml-mlflow)."""
+    """Check the Azure lock is current, then run what Azure ML runs on exactly its packages."""
     isolate(session)
-    session.install("-e", ".[test,azure]")
-    rendered = Path(session.create_tmp()) / "rendered"
-    pip = set()
-    for name in MODELS:
-        shutil.rmtree(rendered, ignore_errors=True)
-        session.run("mlops", "azure", "render", name, "--out", str(rendered), silent=True)
-        listed = session.run("python", "-c", PIP_OF_CONDA, str(rendered / "conda.yaml"), silent=True)
-        pip.update(line for line in listed.splitlines() if line.strip())
-    session.install(*sorted(pip))
-    session.run(
-        "python",
-        "-c",
-        "import mlflow, pandas; print('mlflow', mlflow.__version__, 'pandas', pandas.__version__)",
-    )
-    session.run("pytest", *(f"tests/{name}" for name in AZURE_RUNTIME_TESTS), *session.posargs)
+    session.install("-r", LOCK)
+    session.install("--no-deps", "-e", ".")
+    session.install("-c", LOCK, "-e", ".[test,azure]", "uv")  # test tools, held to the lock's versions
+    session.run("mlops", "azure", "lock", "--check")
+    # mlflow, pandas and scikit-learn as Azure builds them
+    versions = "import mlflow as m, pandas as p, sklearn as s; "
+    session.run("python", "-c", versions + "print(m.__version__, p.__version__, s.__version__)")
+    session.run("pytest", *AZURE_RUNTIME_TESTS, "-m", "not template", *session.posargs)
+    # the online and batch deployments and the monitoring preprocessing, each in an environment built
+    # from its rendered definition and nothing else, under Azure's own runtime packages
+    session.run("pytest", "tests", "-m", "azure_runtime", *session.posargs)
+
+
+@nox.session(default=False)
+def lock(session: nox.Session) -> None:
+    """Resolve the Azure ML environments' pins again into mlops/azureml/requirements.lock."""
+    session.install("-e", ".", "uv")
+    session.run("mlops", "azure", "lock")
 
 
 @nox.session

@@ -1,14 +1,25 @@
-"""Benchmark the local online endpoint against ``mlflow models serve`` on the same model and load.
+"""Benchmark the local online endpoint against its peers on the same model and load.
 
-    python benchmarks/online.py                      # 8 clients, 10 s per case
+    python benchmarks/online.py                      # 8 clients, 10 s per case, every peer
     python benchmarks/online.py --seconds 5 --trees 100
-    python benchmarks/online.py --n-jobs 1           # register the forest single-threaded for both
+    python benchmarks/online.py --peers azmlinfsrv   # only ours and Azure's server
 
-Both servers get the same registered taxi-fare random forest (50 trees), one worker process each, on
-127.0.0.1, and the same load: ``--clients`` threads, each a keep-alive ``http.client`` connection sending
-the same ``dataframe_split`` body (1 row, then 100 rows) as fast as answers come. Ours runs with key
-auth and data collection on, and scores with n_jobs=1 whatever the registered value. The floor is one
-in-process ``pipeline.predict`` call at n_jobs=-1 and 1. Everything lives in a temporary folder.
+Every side serves the same registered taxi-fare random forest (50 trees) on 127.0.0.1 and gets the
+same load: ``--clients`` threads, each a keep-alive ``http.client`` connection sending the same 1-row,
+then 100-row request as fast as answers come. The sides:
+
+- ours: ``mlops deploy`` (one uvicorn process, micro-batching), with key auth and data collection on;
+- mlflow: ``mlflow models serve -w 1``;
+- azmlinfsrv: Azure's inference server running our ``mlops/azureml/score.py`` (what a managed online
+  deployment runs), in an environment built from the rendered online conda file and nothing else, the
+  code as uploaded, ``WORKER_COUNT`` one per core as the deployment renders it per vCPU;
+- mlserver: MLServer 1.7 with its scikit-learn runtime and adaptive batching (``max_batch_time`` 2 ms,
+  as ours waits), ``parallel_workers: 0`` (its worker pool does not start with the current uvloop); the
+  pipeline handed to it as the joblib file its runtime loads, n_jobs=1.
+
+Every side scores with n_jobs=1 whatever the registered value; the floor is one in-process
+``pipeline.predict`` call at n_jobs=-1 and 1. The azmlinfsrv and MLServer sides build their
+environments with uv (cached after the first run). Everything lives in a temporary folder.
 """
 
 from __future__ import annotations
@@ -25,10 +36,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP_SECONDS = 1.0
+PEERS = ("mlflow", "azmlinfsrv", "mlserver")
+MLSERVER = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1"]
 
 
 def free_port() -> int:
@@ -38,19 +52,43 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bodies() -> dict[int, bytes]:
-    """Return ``dataframe_split`` request bodies of 1 and 100 unseen taxi-fare trips."""
+def trips(rows: int):
+    """Return ``rows`` unseen taxi-fare feature rows, numeric features as floats."""
     from mlops import catalog
     from mlops.features import feature_columns
 
     cfg = catalog.load_config("taxi-fare")
     from taxi_fare.data import load
 
-    trips = load(n_rows=100, seed=1)[feature_columns(cfg)]
+    frame = load(n_rows=rows, seed=1)[feature_columns(cfg)]
+    return frame.astype({column: "float64" for column in cfg.schema.numeric})
+
+
+def bodies() -> dict[int, bytes]:
+    """Return ``dataframe_split`` request bodies of 1 and 100 trips (our contract, MLflow's and Azure's)."""
+    frame = trips(100)
     return {
-        n: json.dumps({"dataframe_split": trips.head(n).to_dict(orient="split", index=False)}).encode()
+        n: json.dumps({"dataframe_split": frame.head(n).to_dict(orient="split", index=False)}).encode()
         for n in (1, 100)
     }
+
+
+def v2_bodies() -> dict[int, bytes]:
+    """Return the same trips as Open Inference Protocol (V2) requests, one input per column."""
+    frame = trips(100)
+    result = {}
+    for n in (1, 100):
+        inputs = [
+            {
+                "name": column,
+                "shape": [n],
+                "datatype": "FP64" if frame[column].dtype.kind == "f" else "INT64",
+                "data": frame[column].head(n).tolist(),
+            }
+            for column in frame.columns
+        ]
+        result[n] = json.dumps({"parameters": {"content_type": "pd"}, "inputs": inputs}).encode()
+    return result
 
 
 def load(port: int, path: str, body: bytes, headers: dict[str, str], clients: int, seconds: float) -> dict:
@@ -68,6 +106,8 @@ def load(port: int, path: str, body: bytes, headers: dict[str, str], clients: in
             connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
             response.read()
+            if response.getheader("connection", "").lower() == "close":
+                connection.close()  # a server without keep-alive (gunicorn's sync workers)
             if sent >= start:
                 latencies[number].append(time.perf_counter() - sent)
                 errors[number] += response.status != 200
@@ -87,7 +127,7 @@ def load(port: int, path: str, body: bytes, headers: dict[str, str], clients: in
     }
 
 
-def wait_for(port: int, path: str, process: subprocess.Popen, seconds: float = 120) -> None:
+def wait_for(port: int, path: str, process: subprocess.Popen, seconds: float = 180) -> None:
     """Wait until ``GET path`` answers 200, or raise when the server exits or times out."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -104,8 +144,31 @@ def wait_for(port: int, path: str, process: subprocess.Popen, seconds: float = 1
     raise SystemExit(f"no answer on port {port}{path} within {seconds} s")
 
 
-def mlflow_serve(model_uri: str, state: Path, cases: dict[int, bytes], clients: int, seconds: float) -> dict:
-    """Measure ``mlflow models serve -w 1`` on every case."""
+def served(
+    command: list[str], environment: dict, log: Path, port: int, ready: str, measure: Callable
+) -> dict:
+    """Start a server process, wait until ``ready`` answers, run ``measure(port)``, stop the server."""
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command, env=environment, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_for(port, ready, process)
+        return measure(port)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+
+
+def cases(
+    port: int, path: str, payloads: dict[int, bytes], headers: dict, clients: int, seconds: float
+) -> dict:
+    """Return the load figures of each request size."""
+    return {rows: load(port, path, body, headers, clients, seconds) for rows, body in payloads.items()}
+
+
+def mlflow_side(state: Path, clients: int, seconds: float) -> dict:
+    """Measure ``mlflow models serve -w 1``."""
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     environment = {
@@ -114,51 +177,126 @@ def mlflow_serve(model_uri: str, state: Path, cases: dict[int, bytes], clients: 
         "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
     }
     command = [
-        *(sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local"),
-        *("-w", "1", "-h", "127.0.0.1", "-p", str(port)),
+        *(sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/taxi-fare/1"),
+        *("--env-manager", "local", "-w", "1", "-h", "127.0.0.1", "-p", str(port)),
     ]
-    log = open(state / "mlflow-serve.log", "wb")  # noqa: SIM115 - closed after the server
-    process = subprocess.Popen(
-        command, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    payloads = bodies()
+    return served(
+        command,
+        environment,
+        state / "mlflow.log",
+        port,
+        "/ping",
+        lambda port: cases(port, "/invocations", payloads, {}, clients, seconds),
     )
-    try:
-        wait_for(port, "/ping", process)
-        return {rows: load(port, "/invocations", body, {}, clients, seconds) for rows, body in cases.items()}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-        log.close()
 
 
-def endpoint(cases: dict[int, bytes], clients: int, seconds: float) -> dict:
-    """Measure our endpoint (key auth, data collection) on every case."""
+def our_side(clients: int, seconds: float) -> dict:
+    """Measure our endpoint (key auth, data collection)."""
     from omegaconf import OmegaConf
 
     from mlops import catalog
     from mlops.serving import endpoints, keys
 
-    cfg = catalog.load_config("taxi-fare")
-    settings = OmegaConf.to_container(cfg.deployment.online)
+    settings = OmegaConf.to_container(catalog.load_config("taxi-fare").deployment.online)
     record = endpoints.deploy("taxi-fare", "blue", "1", None, None, settings, [])
     try:
         auth = {"Authorization": f"Bearer {keys.read(endpoints.folder('taxi-fare'))['primary']}"}
-        return {
-            rows: load(record["port"], "/score", body, auth, clients, seconds) for rows, body in cases.items()
-        }
+        return cases(record["port"], "/score", bodies(), auth, clients, seconds)
     finally:
         endpoints.stop("taxi-fare")
 
 
-def floor(cases: dict[int, bytes]) -> dict[int, dict[str, float]]:
+def azure_side(state: Path, clients: int, seconds: float) -> dict:
+    """Measure azmlinfsrv serving our score.py as a managed online deployment runs it."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import yaml
+    from azure_runtime import InferenceServer, build_environment, mount_model, upload
+
+    from mlops import registry
+    from mlops.azureml import render
+
+    rendered = state / "rendered"
+    render.render("taxi-fare", "dev", rendered)
+    app = state / "var" / "azureml-app"
+    bin_dir = build_environment(rendered / "environments" / "online.conda.yaml", state / "online-env")
+    code = upload(ROOT, app)
+    model_dir = mount_model(
+        registry.download(registry.get_version("taxi-fare", "1"), state / "d"), app, "taxi-fare", "1"
+    )
+    deployment = yaml.safe_load((rendered / "online-deployment-blue.yml").read_text())
+    variables = {**deployment["environment_variables"], "WORKER_COUNT": str(os.cpu_count())}
+    server = InferenceServer(bin_dir, code, model_dir, variables, state / "azmlinfsrv.log")
+    try:
+        return cases(server.port, "/score", bodies(), {}, clients, seconds)
+    finally:
+        server.stop()
+
+
+def mlserver_side(state: Path, clients: int, seconds: float) -> dict:
+    """Measure MLServer with its scikit-learn runtime and adaptive batching."""
+    import joblib
+    import sklearn
+
+    from mlops import registry
+    from mlops.scoring.model import single_threaded
+
+    folder = state / "mlserver"
+    (folder / "taxi-fare").mkdir(parents=True)
+    pipeline = registry.load(registry.get_version("taxi-fare", "1"), [])
+    single_threaded(pipeline)
+    joblib.dump(pipeline, folder / "taxi-fare" / "model.joblib")
+    model = {
+        "name": "taxi-fare",
+        "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": "./model.joblib"},
+        "max_batch_size": 64,
+        "max_batch_time": 0.002,
+    }
+    (folder / "taxi-fare" / "model-settings.json").write_text(json.dumps(model))
+    port = free_port()
+    settings = {
+        "parallel_workers": 0,
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+    }
+    (folder / "settings.json").write_text(json.dumps(settings))
+    environment = state / "mlserver-env"
+    uv = ["uv", "pip", "install", "--quiet", "--python", str(environment / "bin" / "python")]
+    subprocess.run(["uv", "venv", "--quiet", "--python", sys.executable, str(environment)], check=True)
+    import numpy
+    import pandas
+
+    same = [
+        f"scikit-learn=={sklearn.__version__}",
+        f"numpy=={numpy.__version__}",
+        f"pandas=={pandas.__version__}",
+    ]
+    subprocess.run([*uv, *MLSERVER, *same], check=True)
+    command = [str(environment / "bin" / "mlserver"), "start", str(folder)]
+    variables = {"PATH": f"{environment / 'bin'}{os.pathsep}/usr/bin:/bin", "HOME": str(state)}
+    path = "/v2/models/taxi-fare/infer"
+    return served(
+        command,
+        variables,
+        state / "mlserver.log",
+        port,
+        "/v2/models/taxi-fare/ready",
+        lambda port: cases(port, path, v2_bodies(), {}, clients, seconds),
+    )
+
+
+def floor() -> dict[int, dict[int, float]]:
     """Return the median in-process ``predict`` time (ms) per case, as registered (every core) and
-    with n_jobs=1 as the endpoint scores."""
+    with n_jobs=1 as every side scores."""
     import pandas as pd
 
     from mlops import registry
 
     pipeline = registry.load(registry.get_version("taxi-fare", "1"), [])
     result = {}
-    for rows, body in cases.items():
+    for rows, body in bodies().items():
         frame = pd.DataFrame(**json.loads(body)["dataframe_split"])
         result[rows] = {}
         for n_jobs in (-1, 1):
@@ -173,7 +311,7 @@ def floor(cases: dict[int, bytes]) -> dict[int, dict[str, float]]:
 
 
 def main() -> None:
-    """Train taxi-fare in a temporary state folder, measure both servers and print the table."""
+    """Train taxi-fare in a temporary state folder, measure every side and print the table."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -186,6 +324,7 @@ def main() -> None:
         default=-1,
         help="n_jobs the forest is registered with (default -1, as configured)",
     )
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS), help="peers to measure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-online-") as folder:
         state = Path(folder)
@@ -196,28 +335,32 @@ def main() -> None:
 
         overrides = [f"estimator.n_estimators={args.trees}", f"estimator.n_jobs={args.n_jobs}"]
         train_model("taxi-fare", overrides, echo=lambda _: None)
-        cases = bodies()
-        floors = floor(cases)
-        theirs = mlflow_serve("models:/taxi-fare/1", state, cases, args.clients, args.seconds)
-        ours = endpoint(cases, args.clients, args.seconds)
+        floors = floor()
+        sides = {"ours": our_side(args.clients, args.seconds)}
+        measure = {
+            "mlflow": lambda: mlflow_side(state, args.clients, args.seconds),
+            "azmlinfsrv": lambda: azure_side(state, args.clients, args.seconds),
+            "mlserver": lambda: mlserver_side(state, args.clients, args.seconds),
+        }
+        for peer in args.peers:
+            sides[peer] = measure[peer]()
     print(
         f"taxi-fare random forest, {args.trees} trees registered with n_jobs={args.n_jobs}; "
-        f"{args.clients} clients, {args.seconds:g} s per case, {os.cpu_count()} cores"
+        f"{args.clients} clients, {args.seconds:g} s per case, {os.cpu_count()} cores; "
+        f"predict floor ms (n_jobs -1 / 1): "
+        + ", ".join(f"{rows} rows {f[-1]:.1f} / {f[1]:.1f}" for rows, f in floors.items())
     )
     print()
-    print(
-        "| rows/request | mlflow serve req/s | endpoint req/s | ratio | mlflow p50 / p99 ms "
-        "| endpoint p50 / p99 ms | p99 ratio | predict floor ms (n_jobs -1 / 1) | errors |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for rows in cases:
-        them, us, alone = theirs[rows], ours[rows], floors[rows]
-        print(
-            f"| {rows} | {them['rps']:.0f} | {us['rps']:.0f} | {us['rps'] / them['rps']:.1f}x "
-            f"| {them['p50']:.1f} / {them['p99']:.1f} | {us['p50']:.1f} / {us['p99']:.1f} "
-            f"| {us['p99'] / them['p99']:.2f}x | {alone[-1]:.1f} / {alone[1]:.1f} "
-            f"| {them['errors']} / {us['errors']} |"
-        )
+    print("| rows/request | server | req/s | ours ÷ it | p50 ms | p99 ms | ours p99 ÷ its p99 | errors |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for rows in (1, 100):
+        ours = sides["ours"][rows]
+        for name, side in sides.items():
+            it = side[rows]
+            print(
+                f"| {rows} | {name} | {it['rps']:.0f} | {ours['rps'] / it['rps']:.2f}x | {it['p50']:.1f} "
+                f"| {it['p99']:.1f} | {ours['p99'] / it['p99']:.2f}x | {it['errors']} |"
+            )
 
 
 if __name__ == "__main__":

@@ -14,15 +14,18 @@ STATE_DIRNAME = ".mlops"
 
 
 def root() -> Path:
-    """Return the project root: ``$MLOPS_ROOT``, else the nearest parent of the working
-    directory that holds ``data-science/models``."""
+    """Return the project root: ``$MLOPS_ROOT``; else the nearest parent of the working directory
+    that holds ``data-science/models``; else the folder the ``mlops`` package itself sits in, when it
+    holds one (an editable install run from elsewhere, or the code folder Azure ML uploaded, whose
+    scripts start in a folder of their own)."""
     if os.environ.get(ROOT_ENV):
         path = Path(os.environ[ROOT_ENV]).expanduser().resolve()
         if not (path / MODELS_DIR).is_dir():
             raise MlopsError(f"{ROOT_ENV}={path} has no {MODELS_DIR} folder; point it at the repo root.")
         return path
     here = Path.cwd().resolve()
-    for candidate in (here, *here.parents):
+    package_home = Path(__file__).resolve().parents[1]
+    for candidate in (here, *here.parents, package_home):
         if (candidate / MODELS_DIR).is_dir():
             return candidate
     raise MlopsError(

@@ -10,37 +10,11 @@ import click
 from mlops.console import progress_echo
 from mlops.errors import MlopsError
 
-TARGETS = ("local", "azure")
-
-
-def target_options(command: click.Command) -> click.Command:
-    """Add --target, --env and --dry-run: the same command runs locally or submits to Azure ML."""
-    command = click.option(
-        "--dry-run", is_flag=True, help="With --target azure: render and validate, print what would be sent."
-    )(command)
-    command = click.option(
-        "--env", "env", help="Environment of --target azure: dev, staging or prod [default: dev]."
-    )(command)
-    return click.option(
-        "--target",
-        type=click.Choice(TARGETS),
-        default="local",
-        show_default=True,
-        help="Run here, or submit to the Azure ML workspace of --env.",
-    )(command)
-
-
-def check_target(target: str, env: str | None, dry_run: bool) -> str:
-    """Return the environment of an Azure submission; refuse Azure-only options used locally."""
-    if target == "local" and (env or dry_run):
-        raise MlopsError("--env and --dry-run go with --target azure")
-    return env or "dev"
-
 
 @click.group()
 def azure() -> None:
-    """Azure ML: render and validate a model's definitions offline, promote versions between workspaces,
-    download the version an endpoint serves."""
+    """Azure ML: render and validate a model's definitions offline, pin their environments, promote
+    versions between workspaces, download the version an endpoint serves."""
 
 
 @azure.command("render", context_settings={"ignore_unknown_options": True})
@@ -92,6 +66,25 @@ def validate_command(
             failures += bool(problems)
     if failures:
         sys.exit(1)
+
+
+@azure.command("lock")
+@click.option("--check", is_flag=True, help="Exit 1, naming what changed, when the lock is not current.")
+def lock_command(check: bool) -> None:
+    """Pin every Azure ML environment: resolve the framework's dependencies, every model's
+    environment/requirements.txt and the Azure runtimes' packages with uv into
+    mlops/azureml/requirements.lock (--check only tells whether it is current, offline)."""
+    from mlops.azureml import lock
+
+    if not check:
+        click.echo(f"wrote {lock.write()}")
+        return
+    problems = lock.check()
+    for problem in problems:
+        click.echo(f"{lock.LOCK}: {problem}", err=True)
+    if problems:
+        raise MlopsError(f"{lock.LOCK} is stale; run `{lock.REGENERATE}` and commit it")
+    click.echo(f"{lock.LOCK} is current")
 
 
 @azure.command("promote")

@@ -1,7 +1,8 @@
 """Render the shared Azure ML definitions (the YAML files beside this module) for one model and one
-environment: the environment, one command component per shared step, the training pipeline, online
-and batch endpoints and deployments, compute clusters, the training data asset and the monitor
-schedules, ready for ``az ml ... -f`` or for ``MLClient``."""
+environment: an Azure ML environment per workload (training, online, batch; pinned from the one lock),
+one command component per shared step, the training pipeline, online
+and batch endpoints and deployments, compute clusters, the monitor schedules with their Spark
+preprocessing component and production data asset, ready for ``az ml ... -f`` or for ``MLClient``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops.azureml import lock
 from mlops.errors import MlopsError
 
 if TYPE_CHECKING:
@@ -25,9 +27,11 @@ ENVIRONMENT, COMPONENT, PIPELINE = "environment", "component", "pipeline"
 ONLINE_ENDPOINT, ONLINE_DEPLOYMENT = "online_endpoint", "online_deployment"
 BATCH_ENDPOINT, BATCH_DEPLOYMENT = "batch_endpoint", "batch_deployment"
 COMPUTE, DATA, SCHEDULE = "compute", "data", "schedule"
+CONDA = "conda"  # a conda file an environment names; no loader of its own
 # endpoint names are unique per Azure region: 3-32 letters, digits and dashes, starting with a letter
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
 ENDPOINT_LIMIT = 32
+MAX_REQUEST_TIMEOUT_MS = 180_000  # the most a managed online deployment allows
 # the training pipeline: each node's inputs bound to an earlier node's output
 TRAINING = {
     "prep": {},
@@ -44,11 +48,14 @@ TRAINING = {
 # submission reads the register step's verdict back from the job's "registration" output
 REGISTRATION = "registration"
 PUBLISHED = {"register": {"output": REGISTRATION}}
-# what runs only on Azure: the data collector the online scoring script writes model inputs and outputs
-# with, and the MLflow plugin that lets the steps reach the workspace's tracking and registry (Azure ML
-# sets MLFLOW_TRACKING_URI=azureml://... in every job). azureml-mlflow 1.62 caps mlflow at 3.15.0, so
-# Azure builds that version; the framework's floor (pyproject.toml) allows it.
-AZURE_RUNTIME = ["azureml-ai-monitoring>=1.0", "azureml-mlflow>=1.62"]
+# vCPUs of the instance types managed online deployments offer (Azure's VM SKU list), for one
+# inference server worker per vCPU; another type needs env.azure.online.workers
+VCPUS = {
+    **{f"standard_ds{n}_v2": vcpus for n, vcpus in ((1, 1), (2, 2), (3, 4), (4, 8), (5, 16))},
+    **{f"standard_f{n}s_v2": n for n in (2, 4, 8, 16, 32, 48, 64, 72)},
+    **{f"standard_e{n}s_v3": n for n in (2, 4, 8, 16, 32, 48, 64)},
+    **{f"standard_d{n}as_v4": n for n in (2, 4, 8, 16, 32, 48, 64, 96)},
+}
 DRIFT_SIGNALS = {
     "data_drift": "model_inputs",
     "prediction_drift": "model_outputs",
@@ -103,7 +110,7 @@ def names(cfg: DictConfig) -> dict[str, str]:
     package = cfg.name.replace("-", "_")
     suffix = str(cfg.env.azure.endpoint_suffix)
     return {
-        "environment": f"mlops-{cfg.name}",
+        **{f"{workload}_environment": f"mlops-{cfg.name}-{workload}" for workload in lock.WORKLOADS},
         "component_prefix": package,
         "preprocess_component": f"{package}_monitor_preprocess",
         "online_endpoint": endpoint_name(cfg.name, suffix),
@@ -113,32 +120,37 @@ def names(cfg: DictConfig) -> dict[str, str]:
     }
 
 
-def conda(cfg: DictConfig) -> str:
-    """Return the model's ``environment/conda.yaml`` with the framework's own dependencies (and Azure's
-    data collector for the scoring script) added to its pip list, so every ``python -m mlops.steps...``
-    command and both scoring scripts run in it."""
-    from importlib.metadata import requires
-
+def conda(cfg: DictConfig, workload: str) -> str:
+    """Return the conda file of the model's environment for ``workload`` (training, online or batch):
+    its ``environment/conda.yaml`` (channels, Python, conda packages) with the pip list pinned from the
+    one lock (``mlops.azureml.lock``): its requirements, the framework's and the runtime's packages."""
     import yaml
 
     from mlops import catalog
 
-    path = catalog.model_dir(cfg.name) / "environment" / "conda.yaml"
+    folder = catalog.model_dir(cfg.name) / "environment"
+    path = folder / "conda.yaml"
     if not path.is_file():
-        raise MlopsError(f"{cfg.name}: {path} is missing; Azure builds the model's environment from it")
+        raise MlopsError(f"{cfg.name}: {path} is missing; Azure builds the model's environments from it")
     spec = yaml.safe_load(path.read_text())
-    pip = next((item["pip"] for item in spec.get("dependencies", []) if isinstance(item, dict)), None)
+    dependencies = spec.get("dependencies") or []
+    pip = next((item for item in dependencies if isinstance(item, dict) and "pip" in item), None)
     if pip is None:
         raise MlopsError(f"{path} has no pip list under dependencies; add one")
-    listed = {requirement_name(line) for line in pip}
-    framework = [line.split(";")[0].strip() for line in requires("mlops") or [] if "extra ==" not in line]
-    pip.extend(line for line in [*framework, *AZURE_RUNTIME] if requirement_name(line) not in listed)
+    listed, required = sorted(pip["pip"]), sorted(lock.model_requirements(cfg.name))
+    if listed != required:
+        differing = sorted(set(listed) ^ set(required))
+        raise MlopsError(
+            f"{path}: its pip list and requirements.txt differ ({', '.join(differing)}); keep them equal"
+        )
+    python = next((str(item) for item in dependencies if str(item).startswith("python=")), None)
+    if python and python != f"python={lock.PYTHON}":
+        raise MlopsError(
+            f"{path}: {python}, but the lock resolves for Python {lock.PYTHON}; use python={lock.PYTHON}"
+        )
+    pip["pip"] = lock.environment(cfg.name, workload)
+    spec["name"] = f"{cfg.name}-{workload}"
     return yaml.safe_dump(spec, sort_keys=False)
-
-
-def requirement_name(line: str) -> str:
-    """Return the normalised package name of a requirement line."""
-    return re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
 def signal_definitions(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -169,6 +181,41 @@ def signal_definitions(cfg: DictConfig) -> list[dict[str, Any]]:
     return result
 
 
+def online_settings(cfg: DictConfig) -> dict[str, Any]:
+    """Return what the online deployment serves with: one Azure inference server worker process per
+    vCPU of the instance type (or ``env.azure.online.workers``), each serving ``threads`` requests at
+    once that share predict calls, as many concurrent requests per instance as that makes (Azure's
+    guidance: max_concurrent_requests_per_instance matches what the server takes at once), the
+    request timeout, and the local endpoint's request size limit and micro-batching."""
+    online = cfg.env.azure.online
+    workers = online.get("workers") or VCPUS.get(str(online.instance_type).lower())
+    if not isinstance(workers, int) or workers < 1:
+        raise MlopsError(
+            f"{cfg.name}: env.azure.online.workers is {online.get('workers')!r} and the vCPUs of "
+            f"instance type {online.instance_type} are not known; set env.azure.online.workers to the "
+            "number of inference server workers per instance (one per vCPU)"
+        )
+    threads = online.threads
+    if not isinstance(threads, int) or threads < 1:
+        raise MlopsError(f"{cfg.name}: env.azure.online.threads is {threads!r}; use 1 or more")
+    timeout = online.request_timeout_ms
+    if not isinstance(timeout, int) or not 1 <= timeout <= MAX_REQUEST_TIMEOUT_MS:
+        raise MlopsError(
+            f"{cfg.name}: env.azure.online.request_timeout_ms is {timeout!r}; "
+            f"use 1 to {MAX_REQUEST_TIMEOUT_MS} milliseconds (Azure's limit)"
+        )
+    local = cfg.deployment.online
+    return {
+        "workers": workers,
+        "threads": threads,
+        "concurrent_requests": workers * threads,
+        "request_timeout_ms": timeout,
+        "max_request_bytes": int(local.max_request_bytes),
+        "batch_wait_ms": int(local.batch_wait_ms),
+        "max_batch_rows": int(local.max_batch_rows),
+    }
+
+
 def model_reference(cfg: DictConfig, version: str | None) -> str:
     """Return how a deployment names its model: a version (default the latest) in the workspace, or in
     the Azure ML registry where ``env.azure.models_from_registry`` says versions are promoted to."""
@@ -191,7 +238,6 @@ def context(
     from mlops import project
 
     named = names(cfg)
-    endpoint = named["online_endpoint"]
     return {
         "model": {"name": cfg.name, "task": cfg.task, "target": cfg.schema.target},
         "env": str(cfg.env.name),
@@ -202,15 +248,15 @@ def context(
         "deployment": deployment,
         "traffic": traffic or {deployment: 100},
         "model_reference": model_reference(cfg, version),
+        "online": online_settings(cfg),
         "batch": OmegaConf.to_container(cfg.deployment.batch, resolve=True),
         "training": TRAINING,
         "published": PUBLISHED,
         "signals": signal_definitions(cfg),
         "window": str(cfg.monitoring.window),
-        "production": {
-            context_name: f"azureml:{endpoint}-{deployment}-{context_name}@latest"
-            for context_name in ("model_inputs", "model_outputs")
-        },
+        "timestamp_column": str(cfg.monitoring.timestamp_column),
+        "production": production_data(cfg),
+        "reference_data": f"azureml:{named['training_data']}" + (f":{version}" if version else "@latest"),
     }
 
 
@@ -233,8 +279,6 @@ def steps() -> dict[str, dict[str, Any]]:
 def files(cfg: DictConfig, values: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """Return every definition as {relative path: (kind, text)}."""
     rendered = {
-        "conda.yaml": ("conda", conda(cfg)),
-        "environment.yml": (ENVIRONMENT, template("environment.yml").render(values)),
         "pipeline.yml": (PIPELINE, template("pipeline.yml").render(values)),
         "online-endpoint.yml": (ONLINE_ENDPOINT, template("online-endpoint.yml").render(values)),
         f"online-deployment-{values['deployment']}.yml": (
@@ -243,9 +287,15 @@ def files(cfg: DictConfig, values: dict[str, Any]) -> dict[str, tuple[str, str]]
         ),
         "batch-endpoint.yml": (BATCH_ENDPOINT, template("batch-endpoint.yml").render(values)),
         "batch-deployment.yml": (BATCH_DEPLOYMENT, template("batch-deployment.yml").render(values)),
-        "data/training.yml": (DATA, template("data.yml").render(values, data=training_data(cfg))),
-        "data/production.yml": (DATA, template("data.yml").render(values, data=production_data(cfg))),
+        "data/production.yml": (DATA, template("data.yml").render(values, data=values["production"])),
+        "components/monitor_preprocess.yml": (COMPONENT, template("preprocess-component.yml").render(values)),
+        "monitor.yml": (SCHEDULE, template("monitor.yml").render(values, byo=False)),
+        "monitor-byo.yml": (SCHEDULE, template("monitor.yml").render(values, byo=True)),
     }
+    for workload in lock.WORKLOADS:
+        rendered[f"environments/{workload}.conda.yaml"] = (CONDA, conda(cfg, workload))
+        text = template("environment.yml").render(values, workload=workload)
+        rendered[f"environments/{workload}.yml"] = (ENVIRONMENT, text)
     for step, definition in steps().items():
         step_values = {**definition, "name": step, "parameters": definition.get("parameters") or {}}
         component = {"name": f"{values['names']['component_prefix']}_{step}"}
@@ -254,34 +304,7 @@ def files(cfg: DictConfig, values: dict[str, Any]) -> dict[str, tuple[str, str]]
     for role in ("training_compute", "batch_compute"):
         text = template("compute.yml").render(values, cluster=values["azure"][role])
         rendered[f"compute/{role.removesuffix('_compute')}.yml"] = (COMPUTE, text)
-    for byo in (False, True):
-        own = f"azureml:{production_data(cfg)['name']}@latest"
-        signals_here = [
-            {**signal, "production": own if byo else values["production"][signal["context"]]}
-            for signal in values["signals"]
-        ]
-        text = template("monitor.yml").render(values, byo=byo, signals=signals_here)
-        rendered["monitor-byo.yml" if byo else "monitor.yml"] = (SCHEDULE, text)
     return rendered
-
-
-def training_data(cfg: DictConfig) -> dict[str, str]:
-    """Return the training data asset: the model's data file when it trains on one, else the folder
-    the training pipeline's prep step writes its split to."""
-    path = cfg.data.get("path")
-    if path:
-        return {
-            "name": f"{cfg.name}-training",
-            "type": "uri_file",
-            "path": str(Path(str(path)).resolve()),
-            "description": f"The file {cfg.name} trains on",
-        }
-    return {
-        "name": f"{cfg.name}-training",
-        "type": "uri_folder",
-        "path": f"azureml://datastores/workspaceblobstore/paths/mlops/{cfg.name}/training/",
-        "description": f"The training rows of {cfg.name}, as its prep step writes them",
-    }
 
 
 def production_data(cfg: DictConfig) -> dict[str, str]:
@@ -329,4 +352,4 @@ def write(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         shutil.copytree(staging, out, dirs_exist_ok=True)
-    return [Rendered(path, kind) for path, (kind, _) in written.items() if kind != "conda"]
+    return [Rendered(path, kind) for path, (kind, _) in written.items() if kind != CONDA]
