@@ -57,10 +57,10 @@ def test_every_model_and_environment_validates_offline(rendered, name, env):
 def test_components_run_the_local_step_entries(rendered):
     folder, written = rendered["taxi-fare", "dev"]
     components = [item.path for item in written if item.kind == "component"]
-    assert sorted(Path(path).stem for path in components) == sorted(render.steps())
-    for path in components:
-        step = Path(path).stem
-        command = spec(folder, path)["command"]
+    # the steps' command components, and the monitor's Spark preprocessing (tests/test_azureml_spark.py)
+    assert sorted(Path(path).stem for path in components) == sorted([*render.steps(), "monitor_preprocess"])
+    for step in render.steps():
+        command = spec(folder, f"components/{step}.yml")["command"]
         assert command.startswith(f"python -m mlops.steps.{step} --model taxi-fare")
         assert (Path(catalog.project.root()) / "mlops" / "steps" / f"{step}.py").is_file()
 
@@ -78,7 +78,6 @@ def test_steps_that_read_the_data_source_or_the_registry_are_never_reused(render
         "evaluate": False,
         "register": False,
         "batch_score": False,
-        "monitor_preprocess": True,
     }
 
 
@@ -115,7 +114,16 @@ def test_deployments_carry_the_environment_and_the_model_settings(rendered):
     settings = spec(folder, "batch-deployment.yml")["settings"]
     batch = catalog.load_config("taxi-fare").deployment.batch
     assert settings["max_concurrency_per_instance"] == batch.max_concurrency_per_instance
-    assert settings["retry_settings"] == {"max_retries": 3, "timeout": 60}
+    # Azure counts files: its mini-batch, threshold and timeout come from deployment.batch.azure
+    assert (settings["mini_batch_size"], settings["error_threshold"]) == (10, 0)
+    assert settings["retry_settings"] == {"max_retries": 3, "timeout": 300}
+    # the script writes predictions with a header itself; Azure's append_row cannot carry one
+    assert settings["output_action"] == "summary_only" and "output_file_name" not in settings
+    assert settings["environment_variables"] == {
+        "MLOPS_MODEL": "taxi-fare",
+        "MLOPS_OUTPUT_ACTION": "append_row",
+        "MLOPS_CHUNK_ROWS": "50000",
+    }
 
 
 def test_the_monitor_schedule_comes_from_the_monitoring_config(rendered):
@@ -126,6 +134,13 @@ def test_the_monitor_schedule_comes_from_the_monitoring_config(rendered):
     assert drift["features"] == {"top_n_feature_importance": 10}
     assert drift["feature_type_override"]["pickup_minute"] == "numerical"
     assert signals["data_quality"]["metric_thresholds"]["numerical"]["out_of_bounds_rate"] == 0.01
+    # the version's training rows, an MLTable asset (its version at submission), and no production data:
+    # Azure reads what the deployment collected
+    assert drift["reference_data"]["input_data"] == {
+        "path": "azureml:taxi-fare-training@latest",
+        "type": "mltable",
+    }
+    assert "production_data" not in drift
     byo = spec(folder, "monitor-byo.yml")["create_monitor"]["monitoring_signals"]["data_drift"][
         "production_data"
     ]
@@ -166,6 +181,11 @@ def mutate(folder: Path, path: str, change) -> None:
             "components/train.yml",
             lambda d: d.update(command=d["command"] + " --x ${{inputs.nope}}"),
             "components/train.yml: command: ${{inputs.nope}} names no declared input or output",
+        ),
+        (
+            "components/monitor_preprocess.yml",
+            lambda d: d.update(args=d["args"] + " --x ${{inputs.nope}}"),
+            "components/monitor_preprocess.yml: args: ${{inputs.nope}} names no declared input or output",
         ),
         (
             "components/prep.yml",
@@ -210,9 +230,9 @@ def mutate(folder: Path, path: str, change) -> None:
             "pipeline.yml: jobs.register.outputs.result: the component declares no output 'result'",
         ),
         (
-            "environment.yml",
+            "environments/online.yml",
             lambda d: d.pop("image"),
-            "environment.yml: image: an environment needs an image or a build",
+            "environments/online.yml: image: an environment needs an image or a build",
         ),
         ("online-endpoint.yml", lambda d: d.update(auth="key"), "online-endpoint.yml: auth: Unknown field."),
         (
@@ -269,7 +289,7 @@ def test_long_model_names_are_shortened_to_a_unique_endpoint_name():
 def test_the_cli_validates_every_model(run_mlops):
     result = run_mlops("azure", "validate", "--all", "--env", "prod")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("(prod): 19 definitions, ok") == len(MODELS)
+    assert result.stdout.count("(prod): 20 definitions, ok") == len(MODELS)
 
 
 def test_the_cli_renders_for_az_ml(run_mlops, tmp_path):

@@ -1,20 +1,18 @@
-"""What Azure ML runs, run here: the online and batch scoring scripts on a real registered model, and
-the step entries the components call (validate with --output, batch_score, monitor_preprocess)."""
+"""What Azure ML runs, run here: the step entries the components call (validate with --output,
+batch_score, monitor_preprocess). The online scoring script runs under Azure's own server in
+test_azureml_online.py, the batch scoring script under an emulation of Azure's batch runtime in
+test_azureml_batch.py."""
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mlops import catalog, registry
-from mlops.azureml import score, score_batch
+from mlops import catalog
 
 SMALL = ["data.n_rows=1500", "estimator.n_estimators=10"]
 
@@ -24,46 +22,11 @@ def store(trained_state):
     return trained_state("azure-scripts-state", [("taxi-fare", SMALL)])
 
 
-@pytest.fixture
-def model_dir(store, monkeypatch, tmp_path) -> Path:
-    """Download the champion as Azure mounts a registered model: AZUREML_MODEL_DIR/<folder>/MLmodel."""
-    import mlflow.artifacts
-
-    monkeypatch.setenv("MLOPS_STATE_DIR", str(store))
-    champion = registry.champion("taxi-fare")
-    mlflow.artifacts.download_artifacts(artifact_uri=champion.source, dst_path=str(tmp_path / "model"))
-    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
-    monkeypatch.setenv("MLOPS_MODEL", "taxi-fare")
-    return tmp_path
-
-
 def trips(rows: int) -> pd.DataFrame:
     catalog.load_config("taxi-fare")
     from taxi_fare.data import load
 
     return load(n_rows=rows, seed=3).drop(columns="cost")
-
-
-def test_the_online_script_answers_like_the_local_endpoint(model_dir):
-    score.init()
-    rows = trips(3)
-    records = [list(row.values()) for row in rows.to_dict("records")]  # ints stay ints
-    answer = score.run(json.dumps({"input_data": {"columns": list(rows.columns), "data": records}}))
-    pipeline = registry.load(registry.champion("taxi-fare"), [])
-    assert answer["predictions"] == pytest.approx(pipeline.predict(rows).tolist())
-    refused = score.run("{}")
-    assert set(refused) == {"error"} and "send exactly one of" in refused["error"]
-
-
-def test_the_batch_script_scores_each_file_of_a_mini_batch(model_dir, tmp_path):
-    rows = trips(20)
-    rows.iloc[:12].to_csv(tmp_path / "a.csv", index=False)
-    rows.iloc[12:].to_parquet(tmp_path / "b.parquet")
-    score_batch.init()
-    lines = score_batch.run([str(tmp_path / "a.csv"), str(tmp_path / "b.parquet")])
-    parsed = list(csv.reader(lines))
-    assert len(parsed) == 20
-    assert parsed[0][:2] == ["a.csv", "0"] and parsed[-1][:2] == ["b.parquet", "7"]
 
 
 def run_step(step: str, *args: str) -> subprocess.CompletedProcess:

@@ -5,15 +5,24 @@ of reach here, so a recorder stands where the client would be."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import yaml
+from azure_runtime import model_with_baseline
 
-from mlops.azureml import submit
+from mlops.azureml import reference, submit
 from mlops.errors import MlopsError
+from mlops.monitoring import baseline
 
 # what the pipeline's register step writes to its registration output (tests/test_steps.py runs it)
 REGISTERED = {"model": "taxi-fare", "version": "7", "champion": True, "reason": "rmse 2.1 beats 2.4"}
+# the online endpoint: green takes most of the traffic and serves version 1
+TRAFFIC = {"blue": 10, "green": 90}
+SERVES = {"blue": "2", "green": "1"}
+WORKSPACE = "/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
 
 
 class Poller:
@@ -38,6 +47,8 @@ class Operations:
             self.client.calls.append((f"{self.group}.{method}", args, kwargs))
             if self.client.fail:
                 raise self.client.fail
+            if (self.group, method) in self.client.answers:
+                return self.client.answers[self.group, method](*args, **kwargs)
             if method == "get":
                 return type("Job", (), {"status": self.client.status})()
             if method == "create_or_update" and self.group == "jobs":
@@ -52,15 +63,50 @@ class Operations:
 
 
 class Recorder:
-    """Stands where MLClient does."""
+    """Stands where MLClient does. With a ``model`` folder it also stands for the workspace a monitor
+    reads: an online endpoint (unless ``endpoint`` is False) sending most of its traffic to green,
+    which serves version 1, a models.download that lays ``model`` out a level down as Azure's does, and
+    data.create_or_update that keeps the files a data asset uploads (``uploaded``, by asset name)."""
 
     def __init__(
-        self, status: str = "Completed", fail: Exception | None = None, registration: dict | None = REGISTERED
+        self,
+        status: str = "Completed",
+        fail: Exception | None = None,
+        registration: dict | None = REGISTERED,
+        model: Path | None = None,
+        endpoint: bool = True,
     ):
         self.calls: list[tuple[str, tuple, dict]] = []
         self.status = status
         self.fail = fail
         self.registration = registration
+        self.model = model
+        self.endpoint = endpoint
+        self.uploaded: dict[str, dict[str, bytes]] = {}
+        self.answers = {
+            ("online_endpoints", "get"): self.online_endpoint,
+            ("online_deployments", "get"): lambda name, endpoint_name: SimpleNamespace(
+                model=f"{WORKSPACE}/models/taxi-fare/versions/{SERVES[name]}"
+            ),
+            ("models", "download"): self.download,
+            ("data", "create_or_update"): self.upload,
+        }
+
+    def online_endpoint(self, name: str) -> SimpleNamespace:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if not self.endpoint:
+            raise ResourceNotFoundError(f"Resource {name} not found")
+        return SimpleNamespace(traffic=TRAFFIC)
+
+    def download(self, name: str, version: str, download_path: str) -> None:
+        shutil.copytree(self.model, Path(download_path) / name / "model")
+
+    def upload(self, data):
+        folder = Path(data.path)
+        if folder.is_dir():  # a local folder: the client uploads it now
+            self.uploaded[data.name] = {file.name: file.read_bytes() for file in folder.iterdir()}
+        return data
 
     def __getattr__(self, group: str) -> Operations:
         return Operations(self, group)
@@ -97,12 +143,11 @@ def test_training_submits_the_environment_and_pipeline_then_streams_it():
     assert client.plan.registration == REGISTERED
     environment, job = (args[0] for _, args, _ in client.calls[:2])
     pip = environment.conda_file["dependencies"][-1]["pip"]
-    assert (
-        environment.name == "mlops-taxi-fare"
-        and pip[0].startswith("mlflow")
-        and "azureml-ai-monitoring>=1.0" in pip
-        and "azureml-mlflow>=1.62" in pip  # the steps reach the workspace's MLflow through it
-    )
+    assert environment.name == "mlops-taxi-fare-training"
+    assert all("==" in line for line in pip)  # every package pinned from the lock
+    names = {line.split("==")[0] for line in pip}
+    assert {"mlflow", "scikit-learn", "azureml-mlflow"} <= names  # the steps reach the workspace's MLflow
+    assert not {"azureml-inference-server-http", "azureml-core"} & names  # what only serving needs
     assert client.calls[1][2] == {"experiment_name": "taxi-fare"}
     assert job.settings.default_compute == "cpu-cluster"  # the SDK drops the azureml: prefix
     assert job.inputs["overrides"]._data == "estimator.n_estimators=50"
@@ -156,7 +201,16 @@ def test_online_deploy_creates_the_endpoint_the_deployment_then_the_traffic():
         "model_inputs": {"dataCollectionMode": "enabled", "samplingRate": 1.0},
         "model_outputs": {"dataCollectionMode": "enabled", "samplingRate": 1.0},
     }
-    assert properties["environmentVariables"] == {"MLOPS_MODEL": "credit-default"}
+    assert properties["environmentVariables"] == {
+        "MLOPS_MODEL": "credit-default",
+        # the local endpoint's deployment.online settings
+        "MLOPS_MAX_REQUEST_BYTES": "1048576",
+        "MLOPS_BATCH_WAIT_MS": "2",
+        "MLOPS_MAX_BATCH_ROWS": "1024",
+        "WORKER_COUNT": "4",  # one inference server worker per vCPU of Standard_DS3_v2
+        "GUNICORN_CMD_ARGS": "--threads 4",
+    }
+    assert properties["requestSettings"]["maxConcurrentRequestsPerInstance"] == 16
     endpoint_rest = routed._to_rest_online_endpoint("westeurope").as_dict()
     assert endpoint_rest["properties"]["traffic"] == shares
 
@@ -179,22 +233,68 @@ def test_batch_deploy_carries_the_models_batch_settings():
     assert deployment.compute == "batch-cluster"
     assert deployment.settings.max_concurrency_per_instance == 2
     assert deployment.settings.retry_settings.max_retries == 3
-    assert deployment.settings.output_file_name == "predictions.csv"
     rest = deployment._to_rest_object("westeurope").as_dict()["properties"]
-    assert (rest["errorThreshold"], rest["outputAction"], rest["miniBatchSize"]) == (-1, "AppendRow", 50000)
+    # Azure counts files: 10 per run() call, a file that cannot be scored at all fails the job; the
+    # script writes its own predictions with a header (Azure's append_row cannot carry one)
+    assert (rest["errorThreshold"], rest["outputAction"], rest["miniBatchSize"]) == (0, "SummaryOnly", 10)
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory) -> Path:
+    """A registered version's MLflow model folder as mlops train logs it, reduced to what a monitor
+    reads: the MLmodel file and the monitoring baseline (a sample of training rows with predictions)."""
+    return model_with_baseline(tmp_path_factory.mktemp("model"))
+
+
+def monitored(client: Recorder, own_data: bool, version: str | None = None) -> Recorder:
+    """Send taxi-fare's monitor in dev through ``client``."""
+    return submitted(
+        lambda folder: submit.monitor_plan("taxi-fare", "dev", folder, own_data, version, client), client
+    )
 
 
 @pytest.mark.parametrize("own_data", [False, True])
-def test_monitor_creates_the_schedule_from_the_monitoring_config(own_data):
-    client = submitted(lambda folder: submit.monitor_plan("taxi-fare", "dev", folder, own_data))
-    expected = ["schedules.begin_create_or_update"]
-    if own_data:
-        expected = ["components.create_or_update", *expected]
-    assert sent(client) == expected
+def test_monitor_creates_the_reference_data_of_the_served_version_before_the_schedule(model_folder, own_data):
+    from azure.ai.ml.entities._data.mltable_metadata import MLTableMetadata
+
+    client = monitored(Recorder(model=model_folder), own_data)
+    own = ["data.create_or_update", "components.create_or_update"] if own_data else []
+    assert sent(client) == [
+        "online_endpoints.get",
+        "online_deployments.get",
+        "models.download",
+        "data.create_or_update",
+        *own,
+        "schedules.begin_create_or_update",
+    ]
+    assert client.calls[2][2]["version"] == "1"  # what green, with 90% of the traffic, serves
+    data = client.calls[3][1][0]
+    assert (data.name, data.version, data.type) == ("taxi-fare-training", "1", "mltable")
+    uploaded = client.uploaded["taxi-fare-training"]
+    assert uploaded == {
+        "MLTable": reference.MLTABLE.encode(),
+        baseline.SAMPLE_FILE: (model_folder / baseline.ARTIFACT_PATH / baseline.SAMPLE_FILE).read_bytes(),
+    }
+    table = MLTableMetadata._load(yaml.safe_load(uploaded["MLTable"]), Path("MLTable"))  # as the SDK reads it
+    assert table.referenced_uris() == [f"./{baseline.SAMPLE_FILE}"]
     schedule = client.calls[-1][1][0]
     assert schedule.name == ("taxi-fare-monitor-byo" if own_data else "taxi-fare-monitor")
     signals = schedule.create_monitor.monitoring_signals
     assert set(signals) == {"data_drift", "prediction_drift", "data_quality"}
+    assert {signal.reference_data.input_data.path for signal in signals.values()} == {"taxi-fare-training:1"}
+    assert {signal.reference_data.input_data.type for signal in signals.values()} == {"mltable"}
+    target = schedule.create_monitor.monitoring_target
+    if own_data:
+        production, component = client.calls[4][1][0], client.calls[5][1][0]
+        assert (production.name, production.type) == ("taxi-fare-production", "uri_folder")
+        assert (component.name, component.type) == ("taxi_fare_monitor_preprocess", "spark")
+        assert target.endpoint_deployment_id is None
+        assert {signal.production_data.pre_processing_component for signal in signals.values()} == {
+            "azureml:taxi_fare_monitor_preprocess@latest"
+        }
+    else:  # the deployment serving the version, whose collected data Azure reads
+        assert target.endpoint_deployment_id == "azureml:taxi-fare-dev:green"
+        assert {signal.production_data for signal in signals.values()} == {None}
     rest = schedule._to_rest_object().as_dict()
     assert rest["properties"]["trigger"] | {} == {
         "frequency": "day",
@@ -203,6 +303,59 @@ def test_monitor_creates_the_schedule_from_the_monitoring_config(own_data):
         "timeZone": "UTC",
         "triggerType": "Recurrence",
     }
+
+
+def test_monitor_of_a_given_version_asks_no_endpoint(model_folder):
+    client = monitored(Recorder(model=model_folder, endpoint=False), True, "3")
+    assert sent(client)[:2] == ["models.download", "data.create_or_update"]
+    assert client.calls[0][2]["version"] == "3"
+    assert client.calls[1][1][0].version == "3"
+    signals = client.calls[-1][1][0].create_monitor.monitoring_signals
+    assert {signal.reference_data.input_data.path for signal in signals.values()} == {"taxi-fare-training:3"}
+
+
+def test_own_data_without_an_endpoint_needs_a_version(model_folder):
+    client = Recorder(model=model_folder, endpoint=False)
+    with pytest.raises(
+        MlopsError, match=r"there is no online endpoint taxi-fare-dev in dev; .* or pass --version"
+    ):
+        monitored(client, True)
+    assert sent(client) == ["online_endpoints.get"]
+
+
+def test_a_version_without_a_baseline_is_refused(tmp_path):
+    (tmp_path / "MLmodel").write_text("flavors: {}\n")
+    client = Recorder(model=tmp_path)
+    with pytest.raises(MlopsError, match="version 1 of 'taxi-fare' has no monitoring baseline"):
+        monitored(client, False)
+    assert "data.create_or_update" not in sent(client)
+
+
+@pytest.mark.parametrize(
+    ("version", "path"), [("3", "taxi-fare-training:3"), (None, "taxi-fare-training@latest")]
+)
+def test_a_monitor_dry_run_names_the_reference_version_it_knows(version, path):
+    lines: list[str] = []
+    plan = submit.run(
+        lambda folder: submit.monitor_plan("taxi-fare", "dev", folder, False, version), True, lines.append
+    )
+    assert lines == [
+        "taxi-fare: would data.create_or_update Data taxi-fare-training",
+        "taxi-fare: would schedules.create_or_update MonitorSchedule taxi-fare-monitor",
+    ]
+    data, schedule = (entity for _, entity in plan.steps)
+    assert (data.name, data.version, data.type) == ("taxi-fare-training", version, "mltable")
+    signals = schedule.create_monitor.monitoring_signals
+    assert {signal.reference_data.input_data.path for signal in signals.values()} == {path}
+
+
+def test_the_monitor_dry_run_says_when_the_reference_version_is_decided(run_mlops):
+    result = run_mlops("monitor", "taxi-fare", "--target", "azure", "--dry-run", "--own-data")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "taxi-fare: the version of taxi-fare-training is decided at submission: the one the online endpoint "
+        "of dev serves (the schedule names taxi-fare-training@latest here; --version picks one)"
+    )
 
 
 def test_a_dry_run_sends_nothing():

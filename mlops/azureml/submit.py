@@ -103,7 +103,7 @@ def training_plan(name: str, env: str, folder: Path, overrides: Sequence[str] = 
     return Plan(
         cfg,
         [
-            ("environments.create_or_update", entities["environment.yml"]),
+            ("environments.create_or_update", entities["environments/training.yml"]),
             ("jobs.create_or_update", entities["pipeline.yml"]),
         ],
     )
@@ -123,7 +123,7 @@ def online_plan(
     return Plan(
         cfg,
         [
-            ("environments.create_or_update", entities["environment.yml"]),
+            ("environments.create_or_update", entities["environments/online.yml"]),
             ("online_endpoints.begin_create_or_update", created),
             ("online_deployments.begin_create_or_update", entities[f"online-deployment-{deployment}.yml"]),
             ("online_endpoints.begin_create_or_update", routed),
@@ -138,18 +138,48 @@ def batch_plan(name: str, env: str, folder: Path, deployment: str, version: str 
     return Plan(
         cfg,
         [
-            ("environments.create_or_update", entities["environment.yml"]),
+            ("environments.create_or_update", entities["environments/batch.yml"]),
             ("batch_endpoints.begin_create_or_update", entities["batch-endpoint.yml"]),
             ("batch_deployments.begin_create_or_update", entities["batch-deployment.yml"]),
         ],
     )
 
 
-def monitor_plan(name: str, env: str, folder: Path, byo: bool) -> Plan:
-    """Return what ``mlops monitor --target azure`` sends: the preprocessing component (own data) and
-    the monitor schedule."""
-    cfg, entities = rendered(name, env, folder)
-    steps = [("components.create_or_update", entities["components/monitor_preprocess.yml"])] if byo else []
+def monitor_plan(
+    name: str,
+    env: str,
+    folder: Path,
+    byo: bool,
+    version: str | None = None,
+    client: Any = None,
+    registry_client: Any = None,
+) -> Plan:
+    """Return what ``mlops monitor --target azure`` sends: the reference data asset (the training rows
+    of the version monitored, an MLTable built from the baseline inside that version's model folder),
+    with own data (``byo``) the production folder asset and the Spark preprocessing component, then
+    the monitor schedule, whose signals name that reference version. The version is ``version``, else
+    the one the online endpoint serves (whose deployment the collected-data schedule then monitors).
+    Without ``client`` (a dry run) nothing is looked up or downloaded: the schedule names version
+    ``version``, or the asset's latest when none is given."""
+    from mlops.azureml import reference
+
+    cfg = render.compose(name, env)
+    asset = render.names(cfg)["training_data"]
+    table = folder / "reference"
+    deployment = None
+    if client is not None:
+        with azure_errors(env), tempfile.TemporaryDirectory(dir=folder, prefix="model-") as downloaded:
+            if version is None:
+                _, deployment, version = served(cfg, client)
+            model_folder = fetch(cfg, version, Path(downloaded), client, registry_client)
+            reference.write_table(model_folder, table, name, version)
+    cfg, entities = rendered(name, env, folder / "definitions", deployment=deployment, version=version)
+    steps = [("data.create_or_update", reference.data_asset(table, asset, name, version))]
+    if byo:
+        steps += [
+            ("data.create_or_update", entities["data/production.yml"]),
+            ("components.create_or_update", entities["components/monitor_preprocess.yml"]),
+        ]
     schedule = entities["monitor-byo.yml" if byo else "monitor.yml"]
     return Plan(cfg, [*steps, ("schedules.begin_create_or_update", schedule)])
 
@@ -283,6 +313,24 @@ def served(cfg: DictConfig, client: Any) -> tuple[str, str, str]:
     return endpoint, deployment, found.group(1)
 
 
+def fetch(cfg: DictConfig, version: str, into: Path, client: Any, registry_client: Any = None) -> Path:
+    """Download ``version`` of the model into the folder ``into``, from the workspace of ``client`` or,
+    where the environment deploys from it, from the Azure ML registry; return the MLflow model folder
+    inside it (its monitoring baseline included)."""
+    from mlops import modelio
+
+    from_registry = bool(cfg.env.azure.models_from_registry)
+    models = (registry_client or workspace_client(cfg, registry=True)) if from_registry else client
+    models.models.download(name=cfg.name, version=version, download_path=str(into))
+    try:
+        return modelio.find(into)
+    except MlopsError:
+        raise MlopsError(
+            f"{cfg.name}: version {version} in {cfg.env.name} is not one MLflow model folder (no single "
+            "MLmodel file); only versions that mlops train registered can be downloaded"
+        ) from None
+
+
 def download(
     name: str,
     env: str,
@@ -295,8 +343,6 @@ def download(
     """Download ``version`` of ``name`` (default the version its online endpoint in ``env`` serves) from
     the workspace, or from the registry where ``env`` deploys from it, into ``out`` as an MLflow model
     folder, its monitoring baseline included; ``out`` is written whole or not at all."""
-    from mlops import modelio
-
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise MlopsError(f"{out} is not an empty folder; pass a new or empty folder to --out")
@@ -308,17 +354,9 @@ def download(
     with azure_errors(env):
         if version is None:
             endpoint, deployment, version = served(cfg, client)
-        models = (registry_client or workspace_client(cfg, registry=True)) if from_registry else client
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as partial:
-            models.models.download(name=name, version=str(version), download_path=partial)
-            try:
-                folder = modelio.find(Path(partial))
-            except MlopsError:
-                raise MlopsError(
-                    f"{name}: version {version} in {env} is not one MLflow model folder (no single "
-                    f"MLmodel file); only versions that mlops train registered can be downloaded"
-                ) from None
+            folder = fetch(cfg, str(version), Path(partial), client, registry_client)
             if out.exists():
                 out.rmdir()
             shutil.move(str(folder), str(out))

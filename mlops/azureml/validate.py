@@ -121,24 +121,29 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
-def component_keys() -> frozenset[str]:
-    """Return the top-level keys a command component may hold, from the SDK's own schema."""
+def component_keys(kind: str) -> frozenset[str]:
+    """Return the top-level keys a component of ``kind`` (command or spark) may hold, from the SDK's
+    own schema."""
     from azure.ai.ml._schema.component.command_component import CommandComponentSchema
+    from azure.ai.ml._schema.component.spark_component import SparkComponentSchema
     from azure.ai.ml.constants._common import BASE_PATH_CONTEXT_KEY
 
-    schema = CommandComponentSchema(context={BASE_PATH_CONTEXT_KEY: "."})
+    schemas = {"command": CommandComponentSchema, "spark": SparkComponentSchema}
+    schema = schemas.get(kind, CommandComponentSchema)(context={BASE_PATH_CONTEXT_KEY: "."})
     return frozenset({"$schema"} | {field.data_key or name for name, field in schema.fields.items()})
 
 
 def check_component(spec: dict[str, Any], folder: Path) -> list[str]:
     """Return what the loader lets through in a component: unknown keys, undeclared bindings in the
-    command, a missing code folder."""
-    problems = [f"{key}: unknown field" for key in sorted(set(spec) - component_keys())]
+    command (a Spark component's args), a missing code folder."""
+    keys = component_keys(str(spec.get("type", "command")))
+    problems = [f"{key}: unknown field" for key in sorted(set(spec) - keys)]
     declared = {f"inputs.{name}" for name in spec.get("inputs") or {}}
     declared |= {f"outputs.{name}" for name in spec.get("outputs") or {}}
-    for binding in BINDING.findall(str(spec.get("command", ""))):
-        if binding not in declared:
-            problems.append(f"command: ${{{{{binding}}}}} names no declared input or output")
+    for field in ("command", "args"):
+        for binding in BINDING.findall(str(spec.get(field, ""))):
+            if binding not in declared:
+                problems.append(f"{field}: ${{{{{binding}}}}} names no declared input or output")
     code = spec.get("code")
     if code and not (folder / str(code)).exists():
         problems.append(f"code: {code} does not exist")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from mlops.azureml.commands import check_target, target_options
 from mlops.console import plural, progress_echo
 from mlops.monitoring import ON_BREACH
+from mlops.targets import check_target, target_options
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -31,7 +31,8 @@ from mlops.monitoring import ON_BREACH
 @click.option(
     "--version",
     help="Registered version whose baseline to compare with [default: the champion]; with --model, "
-    "the version number to report.",
+    "the version number to report; with --target azure, the version whose training rows the schedule "
+    "compares with (its reference data asset) [default: the version the online endpoint serves].",
 )
 @click.option(
     "--model",
@@ -80,17 +81,28 @@ def monitor(
     Writes summary.json and report.html, logs an MLflow run linked to the version, and exits 1 when
     a threshold is breached (0 when none is). OVERRIDES are Hydra overrides of the model's config,
     e.g. monitoring.signals.data_drift.features=all_features; --on-breach retrain trains with them.
-    --target azure creates or updates the model's monitor schedule in the workspace of --env instead.
+    --target azure creates or updates the model's monitor schedule in the workspace of --env instead,
+    with its reference data: the training rows of --version (default: the version the endpoint serves).
     """
     import json
 
     environment = check_target(target, env, dry_run)
     if target == "azure":
-        from mlops.azureml import submit
+        from mlops.azureml import render, submit
 
-        submit.run(
-            lambda folder: submit.monitor_plan(name, environment, folder, own_data), dry_run, click.echo
+        client = None if dry_run else submit.workspace_client(render.compose(name, environment))
+        plan = submit.run(
+            lambda folder: submit.monitor_plan(name, environment, folder, own_data, version, client),
+            dry_run,
+            click.echo,
+            client,
         )
+        if dry_run and version is None:
+            reference = plan.steps[0][1].name
+            click.echo(
+                f"{name}: the version of {reference} is decided at submission: the one the online endpoint "
+                f"of {environment} serves (the schedule names {reference}@latest here; --version picks one)"
+            )
         return
 
     from mlops.monitoring import monitor as monitoring

@@ -1,0 +1,54 @@
+"""The reference data of a version's Azure ML monitor: the training rows its signals compare production
+data with, as the MLTable data asset ``<model>-training:<version>`` (the type Azure's monitoring samples
+use). The rows are the version's monitoring baseline (``mlops.monitoring.baseline``): the seeded sample
+of its training rows, with the target and the version's predictions, kept inside every copy of the
+registered MLflow model folder, so the reference is exactly what the version was trained on."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mlops.monitoring import baseline
+
+# what Azure's MLTable schema (mltable's schema/MLTable.json) accepts for one Parquet file beside it
+MLTABLE = (
+    "$schema: https://azuremlschemas.azureedge.net/latest/MLTable.schema.json\n"
+    "type: mltable\n"
+    "paths:\n"
+    f"  - file: ./{baseline.SAMPLE_FILE}\n"
+    "transformations:\n"
+    "  - read_parquet\n"
+)
+
+
+def write_table(model_folder: Path, out: Path, model: str, version: str) -> Path:
+    """Write version ``version`` of ``model``'s reference table into the folder ``out``: the baseline
+    sample of the MLflow model folder ``model_folder``, and an MLTable file describing it; return
+    ``out``. The sample's bytes are copied as they are, so every submission for a version uploads the
+    same content (a data asset version cannot change)."""
+    baseline.load(model_folder, f"version {version} of '{model}'", model)  # refuse a version without one
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(
+        Path(model_folder) / baseline.ARTIFACT_PATH / baseline.SAMPLE_FILE, out / baseline.SAMPLE_FILE
+    )
+    (out / "MLTable").write_text(MLTABLE)
+    return out
+
+
+def data_asset(folder: Path, name: str, model: str, version: str | None) -> Any:
+    """Return the MLTable data asset ``name``:``version`` that uploads the reference table in ``folder``
+    (``version`` None: not known before submission)."""
+    from azure.ai.ml.constants import AssetTypes
+    from azure.ai.ml.entities import Data
+
+    subject = f"{model} version {version}" if version else f"the {model} version its online endpoint serves"
+    return Data(
+        name=name,
+        version=version,
+        type=AssetTypes.MLTABLE,
+        path=str(folder),
+        description=f"The training rows of {subject}, which its monitor compares production data with: "
+        "the version's monitoring baseline (features, target and predictions)",
+    )
