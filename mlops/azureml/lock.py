@@ -25,7 +25,8 @@ LOCK = Path("mlops") / "azureml" / "requirements.lock"
 PYTHON = "3.11"  # the Python of every model environment (environment/conda.yaml: python=3.11)
 # what each Azure runtime needs beside the framework and the model's own packages
 RUNTIMES: dict[str, list[str]] = {
-    # MLflow's azureml:// tracking and registry inside jobs (Azure sets MLFLOW_TRACKING_URI there)
+    # MLflow's azureml:// tracking and registry inside jobs (Azure sets MLFLOW_TRACKING_URI there);
+    # azureml-mlflow 1.62 caps mlflow at 3.15.0, so the one resolution holds every environment there
     "training": ["azureml-mlflow>=1.62"],
     # Azure's inference server (azmlinfsrv) runs score.py; the data collector writes what it scored
     "online": ["azureml-inference-server-http>=1.5", "azureml-ai-monitoring>=1.0"],

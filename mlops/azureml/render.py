@@ -1,8 +1,8 @@
 """Render the shared Azure ML definitions (the YAML files beside this module) for one model and one
 environment: an Azure ML environment per workload (training, online, batch; pinned from the one lock),
-one command component per shared step, the training pipeline, online
-and batch endpoints and deployments, compute clusters, the monitor schedules with their Spark
-preprocessing component and production data asset, ready for ``az ml ... -f`` or for ``MLClient``."""
+one command component per shared step, the training pipeline, online and batch endpoints and
+deployments, compute clusters, the production data asset, the monitoring preprocessing component and
+the monitor schedules, ready for ``az ml ... -f`` or for ``MLClient``."""
 
 from __future__ import annotations
 
@@ -297,7 +297,7 @@ def files(cfg: DictConfig, values: dict[str, Any]) -> dict[str, tuple[str, str]]
         text = template("environment.yml").render(values, workload=workload)
         rendered[f"environments/{workload}.yml"] = (ENVIRONMENT, text)
     for step, definition in steps().items():
-        step_values = {**definition, "name": step, "parameters": definition.get("parameters") or {}}
+        step_values = {**definition, "name": step}
         component = {"name": f"{values['names']['component_prefix']}_{step}"}
         text = template("component.yml").render(values, step=step_values, component=component)
         rendered[f"components/{step}.yml"] = (COMPONENT, text)
