@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from mlops import catalog
-from mlops.azureml import render, validate
+from mlops.azureml import lock, render, validate
 from mlops.errors import MlopsError
 
 MODELS = catalog.model_names()
@@ -298,3 +298,47 @@ def test_the_cli_renders_for_az_ml(run_mlops, tmp_path):
     assert (tmp_path / "r" / "pipeline.yml").is_file() and (tmp_path / "r" / "monitor.yml").is_file()
     bad = run_mlops("azure", "validate", "taxi-fare", "--env", "qa")
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown environment 'qa'")
+
+
+def test_every_environment_is_pinned_alike_in_dev_staging_and_prod(rendered):
+    for name in MODELS:
+        for workload in lock.WORKLOADS:
+            texts = {
+                (rendered[name, env][0] / "environments" / f"{workload}.conda.yaml").read_text()
+                for env in ENVIRONMENTS
+            }
+            assert len(texts) == 1, (name, workload)
+            pip = next(
+                item["pip"] for item in yaml.safe_load(texts.pop())["dependencies"] if isinstance(item, dict)
+            )
+            assert all(re.fullmatch(r"[a-z0-9-]+==[^=<>~!]+", line) for line in pip), (name, workload)
+    runtimes = {
+        workload: {line.split("==")[0] for line in lock.environment("taxi-fare", workload)}
+        for workload in lock.WORKLOADS
+    }
+    assert "azureml-inference-server-http" in runtimes["online"] - runtimes["training"] - runtimes["batch"]
+    assert "azureml-core" in runtimes["batch"] - runtimes["online"]
+    assert "azureml-mlflow" in runtimes["training"] - runtimes["online"]
+
+
+def test_the_lock_is_current_and_says_what_changed_when_it_is_not(run_mlops, monkeypatch):
+    result = run_mlops("azure", "lock", "--check")
+    assert result.returncode == 0 and "is current" in result.stdout, result.stderr
+    monkeypatch.setitem(lock.RUNTIMES, "online", [*lock.RUNTIMES["online"], "xgboost>=2"])
+    assert lock.check() == [
+        "xgboost>=2 was added since the lock was resolved",
+        "xgboost>=2 is not in the lock",
+    ]
+    monkeypatch.setattr(lock, "model_requirements", lambda name: ["scikit-learn>=99"])
+    with pytest.raises(
+        MlopsError, match=r"does not cover the online environment \(scikit-learn>=99 is locked"
+    ):
+        lock.environment("taxi-fare", "online")
+
+
+def test_rendering_refuses_a_conda_file_that_lists_other_packages(monkeypatch, tmp_path):
+    required = [*lock.model_requirements("taxi-fare"), "xgboost>=2"]
+    monkeypatch.setattr(lock, "model_requirements", lambda name: required)
+    with pytest.raises(MlopsError, match=r"requirements.txt differ \(xgboost>=2\); keep them equal"):
+        render.render("taxi-fare", "dev", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
