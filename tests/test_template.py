@@ -305,7 +305,7 @@ def test_baked_model_is_monitored_on_its_own_kind_of_data(name, trained, root, r
 def test_baked_model_validates_for_azure_with_no_edits(name, bakes, run):
     result = run("-m", "mlops", "azure", "validate", name, "--env", "prod")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{name} (prod): 19 definitions, ok" in result.stdout
+    assert f"{name} (prod): 20 definitions, ok" in result.stdout
 
 
 @pytest.mark.parametrize("name", TRAINED)
