@@ -154,7 +154,8 @@ def benchmarks(session: nox.Session) -> None:
     side, not pass/fail)."""
     isolate(session)
     # Evidently is installed here only, never a dependency of mlops; 0.7 does not import under pandas 3
-    session.install("-e", ".", "evidently==0.7.*", "pandas<3")
+    # the Azure extra and uv: benchmarks/online.py runs azmlinfsrv as Azure runs it (tests/azure_runtime.py)
+    session.install("-e", ".[azure]", "evidently==0.7.*", "pandas<3", "uv")
     session.run("python", "benchmarks/online.py")
     session.run("python", "benchmarks/batch.py")
     session.run("python", "benchmarks/monitor.py", "--rows", "250000", "1000000")

@@ -179,7 +179,7 @@ def test_the_deployment_renders_the_local_endpoint_settings_and_fits_the_instanc
         str(online.max_batch_rows),
     )
     assert variables["WORKER_COUNT"] == "4"  # Standard_DS3_v2 has 4 vCPUs: one worker each
-    assert variables["GUNICORN_CMD_ARGS"] == "--threads 4"
+    assert variables["GUNICORN_CMD_ARGS"] == "--threads 4 --keep-alive 0"
     assert deployment["request_settings"] == {
         "request_timeout_ms": 5000,
         "max_concurrent_requests_per_instance": 16,  # 4 workers x 4 threads

@@ -208,7 +208,7 @@ def test_online_deploy_creates_the_endpoint_the_deployment_then_the_traffic():
         "MLOPS_BATCH_WAIT_MS": "2",
         "MLOPS_MAX_BATCH_ROWS": "1024",
         "WORKER_COUNT": "4",  # one inference server worker per vCPU of Standard_DS3_v2
-        "GUNICORN_CMD_ARGS": "--threads 4",
+        "GUNICORN_CMD_ARGS": "--threads 4 --keep-alive 0",
     }
     assert properties["requestSettings"]["maxConcurrentRequestsPerInstance"] == 16
     endpoint_rest = routed._to_rest_online_endpoint("westeurope").as_dict()
