@@ -26,7 +26,7 @@ from mlops.errors import MlopsError
 
 pytestmark = pytest.mark.azure_runtime
 
-TRAIN = ["data.n_rows=1500", "estimator.n_estimators=10"]
+TRAIN = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=10"]
 CHUNK_ROWS = 100  # rows per chunk on both sides: how a chunk's other rows read decides how a bad value shows
 DRIVER = Path(__file__).with_name("azure_batch_driver.py")
 SCORABLE = ["a-trips.csv", "c-trips.parquet", "d-header-only.csv", "f-bad-values.csv", "g-trips.csv"]

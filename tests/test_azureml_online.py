@@ -37,7 +37,7 @@ from mlops.serving import endpoints, keys
 
 pytestmark = pytest.mark.azure_runtime
 
-TRAIN = ["data.n_rows=1500", "estimator.n_estimators=10"]
+TRAIN = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=10"]
 MODELS = {"taxi-fare": "vendor", "credit-default": "sex"}  # model: one of its integer features
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from mlops import catalog
 
-SMALL = ["data.n_rows=1500", "estimator.n_estimators=10"]
+SMALL = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=10"]
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +36,9 @@ def run_step(step: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_validate_with_output_passes_the_checked_split_on(tmp_path):
-    assert run_step("prep", "--output", str(tmp_path / "data"), "data.n_rows=300").returncode == 0
-    checked = run_step(
-        "validate", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "ok"), "data.n_rows=300"
-    )
+    few = ["data=generated", "data.n_rows=300"]
+    assert run_step("prep", "--output", str(tmp_path / "data"), *few).returncode == 0
+    checked = run_step("validate", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "ok"), *few)
     assert checked.returncode == 0, checked.stderr
     assert pd.read_parquet(tmp_path / "ok" / "train.parquet").equals(
         pd.read_parquet(tmp_path / "data" / "train.parquet")

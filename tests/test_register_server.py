@@ -128,7 +128,9 @@ def test_training_registers_through_a_server_without_logged_models(proxy, monkey
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.url)
     outcome = train_model(
-        "taxi-fare", ["data.n_rows=1500", "estimator.n_estimators=10"], echo=lambda _line: None
+        "taxi-fare",
+        ["data=generated", "data.n_rows=1500", "estimator.n_estimators=10"],
+        echo=lambda _line: None,
     )
     # the old path (mlflow.sklearn.log_model) failed here on POST /api/2.0/mlflow/logged-models
     assert proxy.refused == []
@@ -163,4 +165,4 @@ def test_training_registers_through_a_server_without_logged_models(proxy, monkey
     assert len(tags["git_commit"]) == 40
     assert len(tags["data_fingerprint"]) == 64
     assert tags["split_seed"] == "42"
-    assert tags["overrides"] == "data.n_rows=1500 estimator.n_estimators=10"
+    assert tags["overrides"] == "data=generated data.n_rows=1500 estimator.n_estimators=10"

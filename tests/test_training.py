@@ -12,7 +12,7 @@ from mlops import data, modelio, project, registry, trust
 from mlops.errors import MlopsError
 from mlops.training import expand, train_model
 
-FAST = ["data.n_rows=1500", "estimator.n_estimators=20"]
+FAST = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=20"]
 
 
 def quiet(_line: str) -> None:

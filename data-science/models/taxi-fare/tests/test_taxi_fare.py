@@ -16,11 +16,19 @@ NAME = "taxi-fare"
 @pytest.fixture(scope="module")
 def cfg():
     """The composed config; composing it also puts the model's code/ on the import path."""
-    return catalog.load_config(NAME, ["data.n_rows=3000"])
+    return catalog.load_config(NAME, ["data=generated", "data.n_rows=3000"])
 
 
 def test_data_matches_the_schema(cfg):
     validate.run(cfg, prep.run(cfg))
+
+
+def test_the_shipped_real_trips_match_the_schema():
+    real = catalog.load_config(NAME)  # data=trips: data/taxi-data.csv
+    split = prep.run(real)
+    validate.run(real, split)
+    assert len(split.train) + len(split.test) == 9773
+    assert "Unnamed: 0" not in split.train  # the published row number is not a column
 
 
 def test_data_is_deterministic(cfg):

@@ -1,20 +1,30 @@
-"""The data hook of taxi-fare: deterministic, realistic green-taxi trips of January 2016.
+"""The data hooks of taxi-fare: the real NYC green-taxi trips of January 2016 that ship in ``data/``
+(``read_trips``, the default), and deterministic synthetic trips with the same columns (``load``,
+``data=generated``) for tests that need many rows or a seeded shift.
 
-The columns follow Azure's mlops-v2 taxi example. Pickups scatter around Manhattan and
-Brooklyn, trip lengths are log-normal, traffic is slower at rush hour, and the cost follows the
-metered fare (flag drop, per mile, per minute in slow traffic, night and rush-hour surcharges,
-a bridge toll on long trips) with noise. The real file with this schema trains through
-``data=file data.path=...``.
+The synthetic pickups scatter around Manhattan and Brooklyn, trip lengths are log-normal, traffic is
+slower at rush hour, and the cost follows the metered fare (flag drop, per mile, per minute in slow
+traffic, night and rush-hour surcharges, a bridge toll on long trips) with noise.
 """
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+DATA = Path(__file__).resolve().parents[2] / "data"  # data-science/models/taxi-fare/data
 
 MILES_PER_DEGREE_LATITUDE = 69.0
 MILES_PER_DEGREE_LONGITUDE = 52.4  # at New York's latitude
 HOUR_WEIGHTS = np.array(
     [3, 2, 1.5, 1, 1, 1.5, 3, 5, 6, 5, 4.5, 4.5, 5, 5, 5.5, 6, 6, 6.5, 7.5, 7.5, 6.5, 6, 5.5, 4.5]
 )
+
+
+def read_trips(file: str = "taxi-data.csv") -> pd.DataFrame:
+    """Return the trips of ``file`` in this model's ``data/`` folder (its first, unnamed column is the
+    row number of Azure's published file, not a feature)."""
+    return pd.read_csv(DATA / file, index_col=0).reset_index(drop=True)
 
 
 def load(n_rows: int = 20000, seed: int = 0) -> pd.DataFrame:
