@@ -31,7 +31,7 @@ from mlops.serving import commands, endpoints
 from mlops.serving import keys as endpoint_keys
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN = ["data.n_rows=2000", "estimator.n_estimators=10"]
+TRAIN = ["data=generated", "data.n_rows=2000", "estimator.n_estimators=10"]
 # the endpoint commands as `mlops` will hold them (mlops.cli registers the same objects)
 GROUP = Group(
     "mlops",
@@ -460,6 +460,49 @@ def test_invoke_prints_the_answer_or_the_servers_message(taxi, trips, tmp_path):
         "error: endpoint 'taxi-fare' answered 400: input_data row 0 has 2 values; positional rows take 20 "
         f"values in this order: {', '.join(trips.columns)}"
     ]
+
+
+def test_invoke_sends_the_input_example_logged_with_the_version(taxi):
+    import mlflow.artifacts
+
+    logged = json.loads(
+        mlflow.artifacts.load_text(
+            f"{registry.get_version('taxi-fare', '2').source}/serving_input_example.json"
+        )
+    )
+    rows = logged["dataframe_split"]["data"]
+    result = CliRunner().invoke(GROUP, ["invoke", "taxi-fare", "--example", "--deployment", "green"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["predictions"]) == len(rows) == 5
+    assert "answered by deployment green" in result.stderr
+    status, expected, _ = taxi.call(logged, {"azureml-model-deployment": "green"})
+    assert status == 200 and json.loads(result.stdout) == expected
+    many = CliRunner().invoke(GROUP, ["invoke", "taxi-fare", "--example", "--rows", "12"])
+    assert many.exit_code == 0, many.output
+    answered = many.stderr.split("answered by deployment ")[1].strip()
+    assert answered in ("blue", "green") and len(json.loads(many.stdout)["predictions"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [],
+            "error: pass --file REQUEST.json or --example (the input example logged with the version, e.g. "
+            "mlops invoke taxi-fare --example)",
+        ),
+        (["--rows", "3"], "error: pass --file REQUEST.json or --example"),
+        (
+            ["--example", "--deployment", "red"],
+            "error: endpoint 'taxi-fare' has no deployment 'red'; deployments: blue, green",
+        ),
+    ],
+)
+def test_invoke_without_a_body_says_how_to_get_one(taxi, args, message):
+    result = CliRunner().invoke(GROUP, ["invoke", "taxi-fare", *args])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(message)
 
 
 @pytest.mark.parametrize(

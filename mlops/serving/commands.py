@@ -215,16 +215,35 @@ def keys(name: str, regenerate: str | None) -> None:
 @click.option(
     "--file",
     "request_file",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help='JSON request body, e.g. {"input_data": {"columns": [...], "data": [[...]]}}.',
 )
+@click.option(
+    "--example", is_flag=True, help="Send the input example logged with the version that will answer."
+)
+@click.option(
+    "--rows", type=click.IntRange(min=1), help="With --example: this many rows (repeated as needed)."
+)
 @click.option("--deployment", help="Send to this deployment (azureml-model-deployment header).")
-def invoke(name: str, request_file: Path, deployment: str | None) -> None:
-    """Score the request in --file on endpoint NAME with its primary key and print the answer."""
+def invoke(
+    name: str, request_file: Path | None, example: bool, rows: int | None, deployment: str | None
+) -> None:
+    """Score a request on endpoint NAME with its primary key and print the answer: the body in --file,
+    or with --example the input example of the version the deployment serves."""
     from mlops.serving import endpoints
 
-    status, answer, answered = endpoints.invoke(name, request_file.read_bytes(), deployment)
+    if bool(request_file) == example:
+        raise MlopsError(
+            f"pass --file REQUEST.json or --example (the input example logged with the version, e.g. "
+            f"mlops invoke {name} --example)"
+        )
+    if rows is not None and not example:
+        raise MlopsError("--rows goes with --example")
+    if example:
+        body, deployment = endpoints.example(name, deployment, rows)
+    else:
+        body = request_file.read_bytes()
+    status, answer, answered = endpoints.invoke(name, body, deployment)
     if not 200 <= status < 300:
         message = answer.get("message", answer) if isinstance(answer, dict) else answer
         raise MlopsError(f"endpoint '{name}' answered {status}: {message}")

@@ -366,3 +366,43 @@ def invoke(name: str, body: bytes, deployment: str | None) -> tuple[int, Any, st
         headers["azureml-model-deployment"] = deployment
     status, answer, answered = request(record["port"], "POST", "/score", 60, body, headers)
     return status, answer, answered.get("azureml-model-deployment", "")
+
+
+EXAMPLE_FILE = "serving_input_example.json"  # MLflow logs it with every version mlops train registers
+
+
+def example(name: str, deployment: str | None, rows: int | None) -> tuple[bytes, str]:
+    """Return a request body built from the logged input example of the version that ``deployment``
+    (default: one drawn by traffic share, as the server draws) serves, with its first ``rows`` rows
+    (repeated when it has fewer), and the deployment it is for."""
+    import random
+
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    from mlops import registry
+
+    record = read(name)
+    deployments = record["deployments"]
+    if deployment is None:
+        shares = {key: share for key, share in record["traffic"].items() if share > 0}
+        deployment = random.choices(list(shares), weights=list(shares.values()))[0]
+    elif deployment not in deployments:
+        raise MlopsError(
+            f"endpoint '{name}' has no deployment '{deployment}'; deployments: {', '.join(deployments)}"
+        )
+    version = registry.get_version(name, deployments[deployment])
+    described = registry.described(name, version.version)
+    try:
+        text = mlflow.artifacts.load_text(f"{version.source}/{EXAMPLE_FILE}")
+    except MlflowException:
+        raise MlopsError(
+            f"{described} has no logged input example ({EXAMPLE_FILE}); send a request with --file"
+        ) from None
+    body = json.loads(text)
+    split = body.get("dataframe_split") if isinstance(body, dict) else None
+    if rows is not None and isinstance(split, dict) and split.get("data"):
+        data = split["data"]
+        body["dataframe_split"] = {**split, "data": [data[i % len(data)] for i in range(rows)]}
+        body["dataframe_split"].pop("index", None)
+    return json.dumps(body).encode(), deployment
