@@ -20,7 +20,7 @@ from mlops.serving.collector import Collector, Scored
 from mlops.training import train_model
 
 END = "2026-11-23T00:00:00Z"
-SMALL = ["data.n_rows=3000", "estimator.n_estimators=10"]
+SMALL = ["data=generated", "data.n_rows=3000", "estimator.n_estimators=10"]
 
 
 def quiet(_line: str) -> None:
@@ -135,6 +135,24 @@ def test_an_empty_window_says_what_it_saw(trained, run_mlops, tmp_path):
     assert "no production rows from 2026-12-24T00:00:00Z to 2026-12-31T00:00:00Z" in result.stderr
     assert "100 rows outside it; the newest row is at 2026-11-22T23:59:59Z" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rows_without_a_timestamp_take_the_time_of_stamp(trained, run_mlops, tmp_path):
+    folder = write_byo(tmp_path / "byo", trips(200, seed=14).drop(columns="cost"))  # no timestamp column
+    refused = monitor_taxi(run_mlops, folder)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert (
+        "no 'timestamp' column" in refused.stderr and "--stamp (now, or an ISO 8601 time)" in refused.stderr
+    )
+    stamped = monitor_taxi(run_mlops, folder, "--stamp", "2026-11-20T08:00:00Z")
+    assert stamped.returncode in (0, 1), stamped.stderr
+    assert "read 200 production rows" in stamped.stdout
+    now = run_mlops("monitor", "taxi-fare", "--production", str(folder), "--stamp", "now")
+    assert now.returncode in (0, 1) and "read 200 production rows" in now.stdout, now.stderr
+    outside = monitor_taxi(run_mlops, folder, "--stamp", "2025-01-01T00:00:00Z")
+    assert outside.returncode == 2 and "200 rows outside it" in outside.stderr
+    bad = monitor_taxi(run_mlops, folder, "--stamp", "yesterday")
+    assert bad.returncode == 2 and "--stamp 'yesterday' is not an ISO 8601 time" in bad.stderr
 
 
 def test_collected_data_with_ground_truth_gives_performance(trained, run_mlops, tmp_path):

@@ -27,6 +27,11 @@ from mlops.targets import check_target, target_options
     help="ISO 8601 lookback ending at --end, e.g. P7D or PT12H [default: monitoring.window].",
 )
 @click.option("--start", help="Window start (ISO 8601 time); instead of --window.")
+@click.option(
+    "--stamp",
+    help="The time of production rows without a timestamp column: an ISO 8601 time, or now (the end of "
+    "the window); a file exported for one day, say.",
+)
 @click.option("--end", help="Window end (ISO 8601 time) [default: now].")
 @click.option(
     "--version",
@@ -63,6 +68,7 @@ def monitor(
     source: str | None,
     lookback: str | None,
     start: str | None,
+    stamp: str | None,
     end: str | None,
     version: str | None,
     model: Path | None,
@@ -78,7 +84,7 @@ def monitor(
     """Compare NAME's production data with its training baseline: data drift, prediction drift, data
     quality and (with --ground-truth) model performance, with Azure ML's metrics and thresholds.
 
-    Writes summary.json and report.html, logs an MLflow run linked to the version, and exits 1 when
+    Writes summary.json and report.html, logs an MLflow run tagged with the version, and exits 1 when
     a threshold is breached (0 when none is). OVERRIDES are Hydra overrides of the model's config,
     e.g. monitoring.signals.data_drift.features=all_features; --on-breach retrain trains with them.
     --target azure creates or updates the model's monitor schedule in the workspace of --env instead,
@@ -109,7 +115,7 @@ def monitor(
 
     echo = progress_echo(as_json)
     outcome = monitoring.run(
-        name, source, lookback, start, end, version, ground_truth, out, overrides, echo, model
+        name, source, lookback, start, end, version, ground_truth, out, overrides, echo, model, stamp
     )
     summary = outcome.summary
     if as_json:

@@ -294,10 +294,12 @@ def run(
     overrides: Sequence[str] = (),
     echo: Echo = print,
     model: Path | None = None,
+    stamp: str | None = None,
 ) -> Outcome:
     """Monitor ``name``: compare its production data in the window with the baseline of ``version``
     (default the champion), or of the MLflow model folder ``model``, on every signal its config
-    enables. A registered version gets an MLflow run and tags; a folder gets the files only."""
+    enables; rows without a timestamp column get the time ``stamp`` (``now`` or ISO 8601) when it is
+    given. A registered version gets an MLflow run and tags; a folder gets the files only."""
     import tempfile
 
     from mlops import catalog, project
@@ -308,6 +310,7 @@ def run(
     cfg = catalog.load_config(name, list(overrides))
     settings = cfg.monitoring
     window = production.window(lookback or (None if start else settings.window), start, end)
+    stamped = production.parse_stamp(stamp, window) if stamp else None
     where = source or str(endpoints.collected(name))
     if source is None and not endpoints.collected(name).is_dir():
         raise MlopsError(
@@ -320,7 +323,7 @@ def run(
         plan = signals.plan(settings, base, cfg.task, ground_truth is not None)
         features = feature_columns(cfg)
         key = str(settings.key_column)
-        reader = production.Reader(features, window, str(settings.timestamp_column), key)
+        reader = production.Reader(features, window, str(settings.timestamp_column), key, stamped)
         score = Scorer(cfg, chosen, features)
         truth = joiner(read_truth(ground_truth, key, cfg.schema.target), key) if ground_truth else None
         paths = production.files(where)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,14 @@ def parse_duration(text: str, option: str) -> Any:
             f"{option} '{text}' is not a positive ISO 8601 duration in days or hours, such as P7D or PT12H"
         )
     return duration.to_pytimedelta()
+
+
+def parse_stamp(text: str, window: Window) -> datetime:
+    """Parse ``--stamp``: an ISO 8601 time, or ``now``, the last instant of ``window`` (which ends now
+    unless --end moved it), so rows stamped now are always inside it."""
+    if text.strip().lower() == "now":
+        return window.end - timedelta(microseconds=1)
+    return parse_time(text, "--stamp")
 
 
 def window(lookback: str | None, start: str | None, end: str | None, now: datetime | None = None) -> Window:
@@ -184,8 +192,10 @@ class Reader:
         window: Window,
         timestamp_column: str = TIMESTAMP,
         key_column: str = CORRELATION_ID,
+        stamp: datetime | None = None,
     ):
         self.columns = columns
+        self.stamp = stamp  # the time of rows without a timestamp column (else they are refused)
         self.window = window
         self.timestamp_column = timestamp_column
         self.key_column = key_column
@@ -291,10 +301,13 @@ class Reader:
         """Yield plain-row batches restricted to the window by their timestamp column, each with the
         position it was read at."""
         for batch, position in batches:
+            if self.timestamp_column not in batch and self.stamp is not None:
+                batch = batch.assign(**{self.timestamp_column: self.stamp})
             if self.timestamp_column not in batch:
                 raise MlopsError(
                     f"production rows have no '{self.timestamp_column}' column; add one (an ISO 8601 time "
-                    "per row) or name yours with monitoring.timestamp_column"
+                    "per row), name yours with monitoring.timestamp_column, or give every row one time "
+                    "with --stamp (now, or an ISO 8601 time)"
                 )
             for name in set(batch.columns) - self.known:
                 self.tally.unknown_fields[name] = self.tally.unknown_fields.get(name, 0) + len(batch)
