@@ -25,7 +25,7 @@ def summary(**changes):
         "breached": True,
         "window": {"start": "2026-11-16T13:00:00Z", "end": "2026-11-23T13:00:00Z"},
         "production": {
-            "source": "/data/prod/*.jsonl",
+            "source": "exports/prod/*.jsonl",
             "files": 3,
             "rows": 2500,
             "outside_window": 120,
