@@ -2,9 +2,11 @@
 
 The framework, the template, the noxfile, the project's dependencies, the shared config and Azure
 definitions or the workflows touch every model (whatever the file, docs included: the template's
-README is baked into new models); then documentation touches none; a file in a model's folder
-touches that model (its requirements.txt included); anything else (tests, benchmarks,
-infrastructure) is the framework's alone. Renames count both paths; a deleted model is not listed.
+README is baked into new models); the root README touches the framework (the framework's tests run
+its "Try it" commands); then documentation touches none; a file in a model's folder touches that
+model (its requirements.txt included); anything else (tests, benchmarks, infrastructure) is the
+framework's alone. Renames count both paths; a deleted model is not listed. CI runs the framework
+job only when ``framework`` is true, so a change confined to model folders runs only their jobs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ EVERY_MODEL = ("mlops/", "templates/", "noxfile.py", "pyproject.toml", ".github/
 DOCS = ("docs/",)
 DOC_SUFFIXES = (".md", ".rst")  # not .txt: requirements.txt is code
 DOC_FILES = ("LICENSE",)
+TESTED_DOCS = ("README.md",)  # documentation whose commands the framework's tests run
 
 
 @dataclass
@@ -47,7 +50,9 @@ def touched(paths: list[str], models: list[str]) -> Changes:
     for path in paths:
         if path.startswith(EVERY_MODEL):
             return Changes(sorted(models), True)
-        if is_doc(path):
+        if path in TESTED_DOCS:
+            framework = True
+        elif is_doc(path):
             continue
         parts = PurePosixPath(path).parts
         if len(parts) > 2 and PurePosixPath(*parts[:2]) == MODELS:

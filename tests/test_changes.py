@@ -93,9 +93,10 @@ def change(repo: Path, *paths: str) -> dict:
         (["pyproject.toml"], {"models": sorted(MODELS), "framework": True}),
         ([".github/workflows/ci.yml"], {"models": sorted(MODELS), "framework": True}),
         (
-            ["docs/monitoring.md", "README.md", "data-science/models/taxi-fare/README.md"],
+            ["docs/monitoring.md", "data-science/models/taxi-fare/README.md", "LICENSE"],
             {"models": [], "framework": False},
         ),
+        (["README.md"], {"models": [], "framework": True}),  # its "Try it" commands are framework tests
         (["tests/test_cli.py"], {"models": [], "framework": True}),
         (["infrastructure/main.bicep"], {"models": [], "framework": True}),
     ],

@@ -476,6 +476,8 @@ def test_the_workflows_run_the_commands_they_are_for():
         ("ci.yml", "mlops azure validate --all"),
         ("ci.yml", "nox -s lint tests template azure-runtime workflows infra"),
         ("ci.yml", "nox -s model(name='$MODEL')"),
+        ("ci.yml", "mlops azure lock --check"),
+        ("ci.yml", "mlops azure validate"),
         ("train.yml", "mlops train --target azure --env --json"),
         ("deploy-online.yml", "mlops deploy --online --target azure --env"),
         ("deploy-online.yml", "mlops deploy --online --target azure --env --version"),
@@ -704,3 +706,12 @@ def test_credentials_permissions_and_timeouts_are_named(broken):
         "broken.yml: job build does not set its permissions",
         "broken.yml: job build has no timeout-minutes",
     ]
+
+
+def test_ci_runs_the_framework_job_only_when_the_change_touches_the_framework():
+    jobs = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())["jobs"]
+    assert jobs["framework"]["needs"] == "changes"
+    assert jobs["framework"]["if"] == "needs.changes.outputs.framework == 'true'"
+    assert "framework" in jobs["ci-ok"]["needs"]  # a skipped framework job is fine, a failed one is not
+    model_steps = " ".join(step.get("run", "") for step in jobs["model"]["steps"])
+    assert "mlops azure lock --check" in model_steps and 'mlops azure validate "$MODEL"' in model_steps
