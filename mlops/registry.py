@@ -47,13 +47,38 @@ def experiment_id(name: str) -> str:
 
 
 def champion(name: str) -> ModelVersion | None:
-    """Return the version holding the ``champion`` alias, or None."""
+    """Return the version holding the ``champion`` alias, or None when the model or the alias does not
+    exist. A store that fails to answer (a tracking server down, a damaged or locked database) is an
+    error naming it, never "no champion": that would let the gate promote with nothing compared."""
     from mlflow.exceptions import MlflowException
 
     try:
         return client().get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
+    except MlflowException as error:
+        if not_found(error):
+            return None
+        raise store_error(f"cannot read the champion of '{name}'", error) from None
+    except Exception as error:  # the SQL store raises SQLAlchemy's errors as they are
+        raise store_error(f"cannot read the champion of '{name}'", error) from None
+
+
+def not_found(error: Exception) -> bool:
+    """Return whether an MLflow error says the registered model or alias does not exist (MLflow's stores
+    tell that case apart by error code; a missing alias comes as an invalid parameter "not found")."""
+    code = getattr(error, "error_code", "")
+    return code == "RESOURCE_DOES_NOT_EXIST" or (
+        code == "INVALID_PARAMETER_VALUE" and "alias" in str(error) and "not found" in str(error)
+    )
+
+
+def store_error(what: str, error: Exception) -> MlopsError:
+    """Return the one-line error for a registry store that failed to answer, naming the store."""
+    from mlops.errors import first_line
+
+    return MlopsError(
+        f"{what}: the registry store {project.tracking_uri()} failed ({first_line(error)}); check that it "
+        "is reachable and readable (MLFLOW_TRACKING_URI, or the SQLite file in MLOPS_STATE_DIR) and try again"
+    )
 
 
 def metrics_of(version: ModelVersion) -> dict[str, float]:

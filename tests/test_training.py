@@ -1,5 +1,6 @@
 """``mlops train`` end to end on MLflow's real SQLite store: register, gate, sweep, promote, roll back."""
 
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from mlops import data, modelio, project, registry, trust
+from mlops import catalog, data, modelio, project, registry, trust
 from mlops.errors import MlopsError
 from mlops.training import expand, train_model
 
@@ -221,3 +222,29 @@ def test_a_missing_text_value_is_missing_whether_none_or_nan():
     pipeline = build_pipeline(cfg).fit(normalized, [0, 1, 0, 1])
     imputed = pipeline.named_steps["preprocess"].transform(normalized)
     assert (imputed[1, 1:] == imputed[0, 1:]).all()  # the missing colour became the most frequent, red
+
+
+def test_a_store_that_fails_to_answer_is_an_error_never_no_champion(monkeypatch):
+    """The gate would read "no champion" as a first version and promote with nothing compared."""
+    from mlops.steps import evaluate, prep, validate
+    from mlops.steps import train as train_step
+
+    assert registry.champion("credit-default") is None  # no registered model: not found
+    train()
+    registry.client().delete_registered_model_alias("credit-default", registry.CHAMPION)
+    assert registry.champion("credit-default") is None  # a model without the alias: not found
+    registry.make_champion("credit-default", "1")
+    cfg = catalog.load_config("credit-default", FAST)
+    split = prep.run(cfg)
+    validate.run(cfg, split)
+    pipeline = train_step.run(cfg, split.train)
+    with socket.socket() as closed:  # a tracking server that is down: nothing listens on this port
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with pytest.raises(
+        MlopsError, match=r"cannot read the champion of 'credit-default': the registry store http"
+    ):
+        evaluate.run(cfg, pipeline, split.test)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert str(registry.champion("credit-default").version) == "1"  # nothing was promoted
