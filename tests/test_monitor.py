@@ -155,6 +155,29 @@ def test_rows_without_a_timestamp_take_the_time_of_stamp(trained, run_mlops, tmp
     assert bad.returncode == 2 and "--stamp 'yesterday' is not an ISO 8601 time" in bad.stderr
 
 
+def test_a_window_without_a_feature_column_is_an_input_error_not_a_breach(trained, run_mlops, tmp_path):
+    production = spread(trips(300, seed=16).drop(columns=["cost", "vendor"]), days=3)  # a broken export
+    folder = write_byo(tmp_path / "byo", production)
+    result = monitor_taxi(run_mlops, folder, "--on-breach", "retrain")
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert (
+        line.startswith("error: production file ") and "has no vendor column, which the model needs" in line
+    )
+    assert "retraining" not in result.stdout + result.stderr
+    assert len(registry.client().search_model_versions("name='taxi-fare'")) == 1  # nothing retrained
+
+
+def test_sub_second_parquet_times_print_no_library_warning(trained, run_mlops, tmp_path):
+    production = spread(trips(200, seed=17).drop(columns="cost"), days=3)
+    production["timestamp"] = pd.to_datetime(production["timestamp"]) + pd.to_timedelta(123456789, unit="ns")
+    (tmp_path / "byo").mkdir()
+    production.to_parquet(tmp_path / "byo" / "window.parquet")
+    result = monitor_taxi(run_mlops, tmp_path / "byo")
+    assert result.returncode in (0, 1), result.stderr
+    assert "Warning" not in result.stderr and "read 200 production rows" in result.stdout
+
+
 def test_collected_data_with_ground_truth_gives_performance(trained, run_mlops, tmp_path):
     from mlops.serving import endpoints
 

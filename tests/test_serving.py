@@ -391,6 +391,17 @@ def test_invalid_requests_are_refused_not_collected_and_the_server_stays_up(
     assert good_headers["x-request-id"] in collected
 
 
+def test_a_failed_scoring_answers_without_internal_details_and_the_server_stays_up(taxi, trips):
+    row = trips.head(1).to_dict(orient="records")[0]
+    row["distance"] = 3.5e38  # a double, beyond what the forest's float32 inputs hold: the model refuses it
+    status, answer, headers = taxi.call({"dataframe_records": [row]})
+    request = headers["x-request-id"]
+    assert status == 500
+    details = f"scoring failed; the endpoint's server.log has the details (request {request})"
+    assert answer == {"message": details}
+    assert taxi.call({"input_data": split(trips.head(1))})[0] == 200
+
+
 @pytest.mark.parametrize(("method", "path", "status"), [("GET", "/score", 405), ("POST", "/predict", 404)])
 def test_wrong_route_or_method(taxi, method, path, status):
     answered, answer, _ = taxi.call(b"{}", method=method, path=path)

@@ -211,9 +211,9 @@ class Reader:
                 continue
             self.tally.files += 1
             if path.suffix.lower() == ".parquet":
-                batches = self.in_window(parquet_batches(path))
+                batches = self.in_window(parquet_batches(path), path)
             elif path.suffix.lower() == ".csv":
-                batches = self.in_window(csv_batches(path))
+                batches = self.in_window(csv_batches(path), path)
             else:
                 batches = self.json_file(path)
             with reading(path, "production file"):
@@ -239,19 +239,19 @@ class Reader:
                     outputs = outputs_of(path, self.tally)
                 records.extend(self.record_rows(item, outputs))
             if len(plain) >= CHUNK_ROWS or len(records) >= CHUNK_ROWS:
-                yield from self.json_frames(plain, records, lines.position)
+                yield from self.json_frames(plain, records, lines.position, path)
                 plain, records = [], []
-        yield from self.json_frames(plain, records, lines.position)
+        yield from self.json_frames(plain, records, lines.position, path)
 
     def json_frames(
-        self, plain: list[dict[str, Any]], records: list[dict[str, Any]], position: int
+        self, plain: list[dict[str, Any]], records: list[dict[str, Any]], position: int, path: Path
     ) -> Iterator[tuple[pd.DataFrame, int]]:
         """Yield plain rows restricted to the window, and record rows (``record_rows`` kept only those
         inside it), as frames with a position."""
         import pandas as pd
 
         if plain:
-            yield from self.in_window([(pd.DataFrame(plain), position)])
+            yield from self.in_window([(pd.DataFrame(plain), position)], path)
         if records:
             yield pd.DataFrame(records), position
 
@@ -297,10 +297,20 @@ class Reader:
         for name in row.keys() - self.known:
             self.tally.unknown_fields[name] = self.tally.unknown_fields.get(name, 0) + 1
 
-    def in_window(self, batches: Iterable[tuple[pd.DataFrame, int]]) -> Iterator[tuple[pd.DataFrame, int]]:
-        """Yield plain-row batches restricted to the window by their timestamp column, each with the
-        position it was read at."""
+    def in_window(
+        self, batches: Iterable[tuple[pd.DataFrame, int]], path: Path
+    ) -> Iterator[tuple[pd.DataFrame, int]]:
+        """Yield plain-row batches of the file ``path`` restricted to the window by their timestamp
+        column, each with the position it was read at. Rows without a feature column are an input
+        error, never a column of nulls: a broken export must not read as drift or start a retrain."""
         for batch, position in batches:
+            missing = [column for column in self.columns if column not in batch]
+            if missing:
+                raise MlopsError(
+                    f"production file {path} has no {', '.join(missing)} column"
+                    f"{'s' if len(missing) > 1 else ''}, which the model needs; fix the export or "
+                    "leave the file out of --production"
+                )
             if self.timestamp_column not in batch and self.stamp is not None:
                 batch = batch.assign(**{self.timestamp_column: self.stamp})
             if self.timestamp_column not in batch:
@@ -315,7 +325,7 @@ class Reader:
             valid = moments.notna()
             self.tally.without_timestamp += int((~valid).sum())
             if valid.any():
-                self.tally.seen(moments[valid].max().to_pydatetime())
+                self.tally.seen(moments[valid].max().floor("us").to_pydatetime())  # no ns warning
             inside = valid & (moments >= self.window.start) & (moments < self.window.end)
             self.tally.outside_window += int((valid & ~inside).sum())
             if inside.any():

@@ -105,9 +105,10 @@ class Endpoint:
             status, payload, extra = error.status, {"message": str(error)}, []
             if error.status == 401:
                 extra = [(b"www-authenticate", b"Bearer")]
-        except Exception as error:
+        except Exception:
             logger.exception("request %s failed", request_id)
-            status, payload, extra = 500, {"message": f"scoring failed: {type(error).__name__}: {error}"}, []
+            message = f"scoring failed; the endpoint's server.log has the details (request {request_id})"
+            status, payload, extra = 500, {"message": message}, []
         body = jsonio.dumps(payload)
         start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": start + headers + extra})
