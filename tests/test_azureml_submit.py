@@ -272,7 +272,7 @@ def test_monitor_creates_the_reference_data_of_the_served_version_before_the_sch
     assert (data.name, data.version, data.type) == ("taxi-fare-training", "1", "mltable")
     uploaded = client.uploaded["taxi-fare-training"]
     assert uploaded == {
-        "MLTable": reference.MLTABLE.encode(),
+        "MLTable": reference.mltable(baseline.SAMPLE_FILE).encode(),
         baseline.SAMPLE_FILE: (model_folder / baseline.ARTIFACT_PATH / baseline.SAMPLE_FILE).read_bytes(),
     }
     table = MLTableMetadata._load(yaml.safe_load(uploaded["MLTable"]), Path("MLTable"))  # as the SDK reads it

@@ -12,15 +12,16 @@ from typing import Any
 
 from mlops.monitoring import baseline
 
-# what Azure's MLTable schema (mltable's schema/MLTable.json) accepts for one Parquet file beside it
-MLTABLE = (
-    "$schema: https://azuremlschemas.azureedge.net/latest/MLTable.schema.json\n"
-    "type: mltable\n"
-    "paths:\n"
-    f"  - file: ./{baseline.SAMPLE_FILE}\n"
-    "transformations:\n"
-    "  - read_parquet\n"
-)
+
+def mltable(file: str) -> str:
+    """Return the MLTable file of one Parquet file beside it, in the form Azure's MLTable schema
+    (mltable's schema/MLTable.json) accepts."""
+    return (
+        "$schema: https://azuremlschemas.azureedge.net/latest/MLTable.schema.json\n"
+        "type: mltable\n"
+        f"paths:\n  - file: ./{file}\n"
+        "transformations:\n  - read_parquet\n"
+    )
 
 
 def write_table(model_folder: Path, out: Path, model: str, version: str) -> Path:
@@ -33,7 +34,7 @@ def write_table(model_folder: Path, out: Path, model: str, version: str) -> Path
     shutil.copyfile(
         Path(model_folder) / baseline.ARTIFACT_PATH / baseline.SAMPLE_FILE, out / baseline.SAMPLE_FILE
     )
-    (out / "MLTable").write_text(MLTABLE)
+    (out / "MLTable").write_text(mltable(baseline.SAMPLE_FILE))
     return out
 
 

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 TABLE = "production.parquet"
-MLTABLE = f"paths:\n  - file: ./{TABLE}\ntransformations:\n  - read_parquet\n"
 
 
 def run(cfg: DictConfig, input_data: Path, start: str, end: str, output: Path) -> int:
@@ -45,7 +44,9 @@ def run(cfg: DictConfig, input_data: Path, start: str, end: str, output: Path) -
             writer.close()
     if writer is None:
         raise MlopsError(f"{cfg.name}: no production rows from {window} in {input_data}")
-    (output / "MLTable").write_text(MLTABLE)
+    from mlops.azureml.reference import mltable
+
+    (output / "MLTable").write_text(mltable(TABLE))
     return reader.tally.rows
 
 
