@@ -31,6 +31,7 @@ class Group(click.Group):
 @click.version_option(package_name="mlops")
 def cli() -> None:
     """Train, evaluate, register and serve every model in data-science/models the same way."""
+    os.umask(0o077)  # what mlops writes (the registry, keys, logs, collected inputs, outputs) is the owner's
 
 
 @cli.command()

@@ -40,9 +40,12 @@ def models_dir() -> Path:
 
 
 def state_dir() -> Path:
-    """Return the local state folder (``$MLOPS_STATE_DIR``, else ``<root>/.mlops``), created on use."""
+    """Return the local state folder (``$MLOPS_STATE_DIR``, else ``<root>/.mlops``), created on use and
+    kept owner-only (0700): it holds the registry, keys, logs and collected production inputs."""
     path = Path(os.environ[STATE_ENV]).expanduser() if os.environ.get(STATE_ENV) else root() / STATE_DIRNAME
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
     return path.resolve()
 
 

@@ -29,6 +29,12 @@ def encoded(payload) -> bytes:
     return json.dumps(payload).encode()
 
 
+def with_literal(payload, literal: str) -> bytes:
+    """Return ``payload`` as JSON with the string "LITERAL" replaced by raw JSON text ``literal``
+    (numbers Python's encoder would not write: 1e400, a 400-digit integer)."""
+    return encoded(payload).replace(b'"LITERAL"', literal.encode())
+
+
 def cases(rows: list[dict], integer_column: str, classifier: bool) -> list[Case]:
     """Return the contract's cases for a model whose feature rows look like ``rows`` (column: value,
     in signature order); ``integer_column`` is one of its integer (long) features."""
@@ -87,6 +93,22 @@ def cases(rows: list[dict], integer_column: str, classifier: bool) -> list[Case]
         Case("text-for-number", encoded({"dataframe_records": [{**first, numeric: "eight"}]}), 400),
         Case("bool-for-number", encoded({"dataframe_records": [{**first, numeric: True}]}), 400),
         Case("float-for-integer", encoded({"dataframe_records": [{**first, integer_column: 1.5}]}), 400),
+        # numbers beyond their column's type, or beyond the float32 the forests compute in
+        Case("beyond-float32", encoded({"dataframe_records": [{**first, numeric: 3.5e38}]}), 400),
+        Case("beyond-float32-negative", encoded({"dataframe_records": [{**first, numeric: -1e39}]}), 400),
+        Case("near-float64-max", encoded({"dataframe_records": [{**first, numeric: 1e308}]}), 400),
+        Case(
+            "overflowing-literal",
+            with_literal({"dataframe_records": [{**first, numeric: "LITERAL"}]}, "1e400"),
+            400,
+        ),
+        Case(
+            "400-digit-integer",
+            with_literal({"dataframe_records": [{**first, numeric: "LITERAL"}]}, "9" * 400),
+            400,
+        ),
+        Case("beyond-int64", encoded({"dataframe_records": [{**first, integer_column: 2**63}]}), 400),
+        Case("beyond-uint64", encoded({"dataframe_records": [{**first, integer_column: 2**64}]}), 400),
         Case("records-not-a-list", encoded({"dataframe_records": first}), 400),
         Case("params-not-an-object", encoded({"input_data": data, "params": [1]}), 400),
         Case("unknown-parameter", encoded({"input_data": data, "params": {"threshold": 0.5}}), 400),

@@ -74,3 +74,8 @@ def test_the_try_it_section_runs_as_written(clone):
     assert summary["breached"] is False  # real trips against real training trips: nothing to flag
     assert (clone / "out" / "monitor" / "report.html").read_text().lower().startswith("<!doctype html>")
     assert (clone / ".mlops" / "mlflow.db").is_file()  # the state lives in the clone, as the README says
+    # the registry, keys, the server log and collected production inputs are the owner's alone
+    state = [clone / ".mlops", *(clone / ".mlops").rglob("*")]
+    assert len(state) > 20 and (clone / ".mlops" / "collected" / "taxi-fare").is_dir()
+    shared = [f"{oct(path.stat().st_mode & 0o777)} {path}" for path in state if path.stat().st_mode & 0o077]
+    assert not shared, "\n".join(shared)

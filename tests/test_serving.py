@@ -12,6 +12,8 @@ import contextlib
 import http.client
 import json
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -391,14 +393,24 @@ def test_invalid_requests_are_refused_not_collected_and_the_server_stays_up(
     assert good_headers["x-request-id"] in collected
 
 
-def test_a_failed_scoring_answers_without_internal_details_and_the_server_stays_up(taxi, trips):
-    row = trips.head(1).to_dict(orient="records")[0]
-    row["distance"] = 3.5e38  # a double, beyond what the forest's float32 inputs hold: the model refuses it
-    status, answer, headers = taxi.call({"dataframe_records": [row]})
-    request = headers["x-request-id"]
-    assert status == 500
-    details = f"scoring failed; the endpoint's server.log has the details (request {request})"
-    assert answer == {"message": details}
+@pytest.mark.parametrize(
+    ("literal", "fragment"),
+    [
+        ("3.5e38", "is 3.5e+38; once preprocessed it is beyond what the model computes with"),
+        ("-1e39", "is -1e+39; once preprocessed"),
+        ("1e308", "is 1e+308; once preprocessed"),
+        ("1e400", "is a number that overflows 64-bit floats, beyond the double range"),
+        ("9" * 400, "beyond the double range"),
+    ],
+    ids=["beyond-float32", "beyond-float32-negative", "near-float64-max", "overflow", "400-digits"],
+)
+def test_a_value_the_model_cannot_take_is_a_400_naming_column_and_row(taxi, trips, literal, fragment):
+    rows = trips.head(3).to_dict(orient="records")
+    rows[2]["distance"] = "LITERAL"
+    body = json.dumps({"dataframe_records": rows}).encode().replace(b'"LITERAL"', literal.encode())
+    status, answer, _ = taxi.call(body)
+    assert status == 400
+    assert answer["message"].startswith("column 'distance' row 2 ") and fragment in answer["message"]
     assert taxi.call({"input_data": split(trips.head(1))})[0] == 200
 
 
@@ -571,6 +583,54 @@ def test_a_version_that_fails_to_load_changes_nothing_and_leaves_no_process(cred
     assert not servers_under(endpoints.folder("breast-cancer"))
 
 
+def test_collected_files_removed_under_load_are_recreated_without_losing_a_record(taxi, trips, state):
+    body = {"input_data": split(trips.head(2))}
+    loading = threading.Event()
+
+    def load() -> None:
+        while not loading.is_set():
+            taxi.call(body)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        for child in (state / "collected" / "taxi-fare").iterdir():  # rm -rf collected/taxi-fare/*
+            shutil.rmtree(child, ignore_errors=True)
+        ids = [taxi.call(body)[2]["x-request-id"] for _ in range(300)]
+    finally:
+        loading.set()
+        for thread in threads:
+            thread.join()
+    found = wait_collected(state, "taxi-fare", set(ids))
+    for collection in ("model_inputs", "model_outputs"):
+        assert len([r for r in found[collection] if r["correlationid"] in ids]) == 300, collection
+    log = (state / "endpoints" / "taxi-fare" / endpoints.LOG).read_text()
+    assert "was removed or replaced; collecting into a new file" in log
+
+
+def test_a_body_that_arrives_too_slowly_is_answered_408_and_its_connection_closed(taxi, trips):
+    head = (
+        "POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {taxi.keys()['primary']}\r\nContent-Length: 1000\r\n\r\n"
+    )
+    stalled = [socket.create_connection(("127.0.0.1", taxi.port)) for _ in range(5)]
+    try:
+        for connection in stalled:
+            connection.sendall(head.encode() + b'{"input_data": [[1')  # then nothing more
+        assert taxi.call({"input_data": split(trips.head(1))})[0] == 200  # others are served meanwhile
+        for connection in stalled:
+            connection.settimeout(30)
+            answer = b""
+            while chunk := connection.recv(65536):  # until the server closes the connection
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408 ") and b"deployment.online.body_timeout_ms" in answer
+    finally:
+        for connection in stalled:
+            connection.close()
+
+
 def test_stop_drains_collection_leaves_no_process_and_keeps_keys_out_of_logs(taxi, trips, state):
     issued = set(taxi.keys().values())
     body = {"input_data": split(trips.head(1))}
@@ -611,3 +671,4 @@ def test_stop_drains_collection_leaves_no_process_and_keeps_keys_out_of_logs(tax
     texts = [(state / "endpoints" / "taxi-fare" / endpoints.LOG).read_text()]
     texts += [path.read_text() for path in (state / "collected").rglob("*.jsonl")]
     assert not any(key in text for key in taxi.issued | {"not-a-key"} for text in texts)
+    assert "Traceback" not in texts[0]  # every refused request above is one line, never a traceback

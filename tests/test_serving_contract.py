@@ -3,6 +3,8 @@
 import json
 import os
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -95,10 +97,27 @@ def test_probabilities_parameter():
         ({"input_data": [[True, 1, "a"]]}, ["column 'distance' row 0 is true"]),
         ({"input_data": [[1.5, 1.5, "a"]]}, ["column 'vendor' row 0 is 1.5", "integers or null"]),
         ({"input_data": [[1.5, 1, 7]]}, ["column 'kind' row 0 is 7", "strings or null"]),
+        (b'{"input_data": [[1, 1, "a"], [1e400, 1, "a"]]}', ["column 'distance' row 1", "overflows"]),
+        (b'{"input_data": [[-' + b"9" * 400 + b', 1, "a"]]}', ["column 'distance' row 0", "double range"]),
+        (b'{"input_data": [[1, 1' + b"0" * 5000 + b', "a"]]}', ["integer of over 4,300 digits"]),
+        ({"input_data": [[1, 2**63, "a"]]}, ["column 'vendor' row 0 is 9223372036854775808", "long range"]),
+        ({"input_data": [[1, -(2**63) - 1, "a"]]}, ["column 'vendor' row 0", "long range"]),
+        ({"input_data": [[1, 1, "a"], [1, 2**64, "a"]]}, ["column 'vendor' row 1", "long range"]),
     ],
 )
 def test_invalid_requests_name_the_problem(payload, fragments):
     refused(payload, *fragments)
+
+
+def test_type_ranges_are_inclusive():
+    assert parse({"input_data": [[1.7976931348623157e308, 2**63 - 1, "a"]]}).rows == 1
+    assert parse({"input_data": [[-1.7976931348623157e308, -(2**63), "a"]]}).rows == 1
+    columns = [Column("small", "float"), Column("count", "integer")]
+    limits = json.dumps({"input_data": [[3.4e38, 2**31 - 1]]}).encode()
+    assert contract.parse(limits, columns, False).rows == 1
+    for row, fragment in (([3.5e38, 1], "float range"), ([1.0, 2**31], "integer range")):
+        with pytest.raises(RequestError, match=fragment):
+            contract.parse(json.dumps({"input_data": [row]}).encode(), columns, False)
 
 
 def test_columns_of_refuses_a_version_without_column_signature():
@@ -200,3 +219,22 @@ def test_traffic_is_parsed_checked_and_renormalised():
     }
     with pytest.raises(MlopsError, match="takes all the traffic"):
         endpoints.renormalised({"a": 100, "b": 0}, "a", "e")
+
+
+def test_the_server_log_is_capped_rotated_and_catches_what_the_process_prints(tmp_path):
+    log = tmp_path / "server.log"
+    script = (
+        "import logging, os, warnings\n"
+        "from mlops.serving.app import log_to\n"
+        f"log_to(__import__('pathlib').Path({str(log)!r}), max_bytes=2000)\n"
+        "for n in range(500):\n"
+        "    logging.getLogger('mlops.serving').info('request %d refused 400: %s', n, 'x' * 40)\n"
+        "warnings.warn('a library warning')\n"
+        "os.write(2, b'fatal: the last words\\n')\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["server.log", "server.log.1", "server.log.2"]
+    assert all(path.stat().st_size <= 2000 for path in tmp_path.iterdir())
+    text = log.read_text()
+    assert "a library warning" in text and text.endswith("fatal: the last words\n")
+    assert "request 499 refused" in text

@@ -31,6 +31,7 @@ from azureml_inference_server_http.api.aml_request import AMLRequest, rawhttp  #
 from azureml_inference_server_http.api.aml_response import AMLResponse  # noqa: E402
 
 from mlops import jsonio  # noqa: E402
+from mlops.errors import first_line  # noqa: E402
 from mlops.scoring import contract  # noqa: E402
 from mlops.scoring import model as scoring  # noqa: E402
 from mlops.scoring.batcher import Batcher  # noqa: E402
@@ -104,9 +105,12 @@ def run(request: AMLRequest) -> AMLResponse:
         if len(body) > state["max_bytes"]:
             raise contract.too_large(state["max_bytes"])
         parsed = contract.parse(body, model.columns, model.classes is not None)
+        predictions, probabilities = batcher.submit(parsed).result()
     except contract.RequestError as error:
         return respond({"message": str(error)}, error.status, correlation)
-    predictions, probabilities = batcher.submit(parsed).result()
+    except Exception as error:  # a broken model: one line in the log, no internal text in the answer
+        logger.error("request %s failed: %s: %s", correlation, type(error).__name__, first_line(error))
+        return respond({"message": contract.FAILED.format(request=correlation)}, 500, correlation)
     collect(model, parsed.values, predictions, probabilities, correlation)
     return respond(scoring.answer(predictions, probabilities), 200, correlation)
 

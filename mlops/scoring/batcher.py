@@ -11,17 +11,16 @@ a ``concurrent.futures.Future``.
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from mlops.scoring.contract import Request
+from mlops.scoring.contract import Request, RequestError
+from mlops.scoring.contract import shown as shown_value
+from mlops.scoring.guard import Refusal
 from mlops.scoring.model import Model
-
-logger = logging.getLogger("mlops.scoring")
 
 # what a future resolves to: the predictions and, when asked, {class: p} per row
 Answer = tuple[list, list[dict[str, float]] | None]
@@ -93,26 +92,42 @@ class Batcher:
         return sum(job.request.rows for job in self.pending)
 
     def predict(self, batch: list[Job]) -> None:
-        """Score a batch and hand each request its rows; a failing batch is retried request by request,
-        so one bad request fails alone."""
+        """Score a batch in one call and hand each request its rows. A request with a row the model
+        cannot take fails alone with a 400 (the pass leaves such rows out; see ``Guard``); a call that
+        fails anyway, which only a broken model does, is retried request by request, so one bad
+        request never fails the others."""
         requests = [job.request for job in batch]
         values = [
             list(itertools.chain.from_iterable(parts))
             for parts in zip(*(r.values for r in requests), strict=True)
         ]
         try:
-            predictions, probabilities = self.model.predict(values, any(r.probabilities for r in requests))
+            scores = self.model.predict(values, any(r.probabilities for r in requests))
         except Exception as error:
             if len(batch) > 1:
                 for job in batch:
                     self.predict([job])
-            else:
-                logger.exception("%s failed to score a request", self.label)
+            else:  # the caller logs it, naming the request
                 batch[0].future.set_exception(error)
             return
         start = 0
         for job in batch:
             end = start + job.request.rows
-            wanted = self.model.labelled(probabilities[start:end]) if job.request.probabilities else None
-            job.future.set_result((predictions[start:end], wanted))
+            refused = next((row for row in range(start, end) if row in scores.refused), None)
+            if refused is not None:
+                job.future.set_exception(self.refusal(job.request, refused - start, scores.refused[refused]))
+            else:
+                wanted = job.request.probabilities
+                probabilities = self.model.labelled(scores.probabilities[start:end]) if wanted else None
+                job.future.set_result((scores.predictions[start:end], probabilities))
             start = end
+
+    def refusal(self, request: Request, row: int, refusal: Refusal) -> RequestError:
+        """Return the 400 of a request whose ``row`` the model refused."""
+        names = self.model.names
+        shown = (
+            shown_value(request.values[names.index(refusal.column)][row])
+            if refusal.column in names
+            else "its value"
+        )
+        return RequestError(400, refusal.message(row, shown))

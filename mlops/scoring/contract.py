@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,18 @@ ACCEPTS: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
 }
 WORDS = {"double": "numbers", "float": "numbers", "long": "integers", "integer": "integers"}
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT64_MAX = 1.7976931348623157e308
+# the values each numeric column type holds: a JSON number beyond them (1e39 for a float, 1e400 or a
+# 400-digit integer for a double, 2**63 for a long) cannot be scored, so it is refused by column and row
+RANGES: dict[str, tuple[float, float]] = {
+    "double": (-FLOAT64_MAX, FLOAT64_MAX),
+    "float": (-FLOAT32_MAX, FLOAT32_MAX),
+    "long": (-(2**63), 2**63 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+}
+# the body of a 500: the log names the failure, the answer never shows internal exception text
+FAILED = "scoring failed; the endpoint's server log has the details (request {request})"
 OPENAPI_TYPES = {
     "double": {"type": "number", "format": "double"},
     "float": {"type": "number", "format": "float"},
@@ -117,6 +130,8 @@ def parse(body: bytes, columns: list[Column], classifier: bool) -> Request:
     try:
         payload = jsonio.loads(body, parse_constant=no_constant)
     except (ValueError, RecursionError) as error:
+        if "integer string conversion" in str(error):  # Python's guard against quadratic parsing
+            raise fail("the request body holds an integer of over 4,300 digits; no column takes it") from None
         raise fail(f"the request body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
         raise fail(f"the request body must be a JSON object with one of {', '.join(SHAPES)}")
@@ -209,16 +224,47 @@ def match_columns(given: list[str], names: list[str], where: str) -> None:
 
 
 def check_types(columns: list[Column], values: list[list[Any]]) -> None:
-    """Raise naming the column and row of the first value of the wrong JSON type."""
+    """Raise naming the column and row of the first value of the wrong JSON type or beyond the range of
+    its column's type (``RANGES``)."""
     for column, column_values in zip(columns, values, strict=True):
         accepted = {*ACCEPTS[column.type], type(None)}
-        if set(map(type, column_values)) <= accepted:
-            continue
-        row, value = next((n, v) for n, v in enumerate(column_values) if type(v) not in accepted)
-        shown = json.dumps(value)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        takes = WORDS.get(column.type, f"{column.type}s")
-        raise fail(f"column '{column.name}' row {row} is {shown}; it takes {takes} or null ({column.type})")
+        if not set(map(type, column_values)) <= accepted:
+            row, value = next((n, v) for n, v in enumerate(column_values) if type(v) not in accepted)
+            if isinstance(value, float) and abs(value) >= 2**63:  # orjson reads such integers as floats
+                raise out_of_range(column, row, value)
+            takes = WORDS.get(column.type, f"{column.type}s")
+            where = f"column '{column.name}' row {row}"
+            raise fail(f"{where} is {shown(value)}; it takes {takes} or null ({column.type})")
+        if column.type in RANGES:
+            check_range(column, column_values)
+
+
+def check_range(column: Column, values: list[Any]) -> None:
+    """Raise naming the column and row of the first number outside its column type's range."""
+    low, high = RANGES[column.type]
+    numbers = [value for value in values if value is not None]
+    if not numbers or (low <= min(numbers) and max(numbers) <= high):
+        return
+    row, value = next((n, v) for n, v in enumerate(values) if v is not None and not low <= v <= high)
+    raise out_of_range(column, row, value)
+
+
+def out_of_range(column: Column, row: int, value: Any) -> RequestError:
+    """Return the 400 of a number beyond the range of its column's type."""
+    low, high = RANGES[column.type]
+    bounds = f"[{low}, {high}]" if isinstance(low, int) else f"[{low:.7g}, {high:.7g}]"
+    return fail(
+        f"column '{column.name}' row {row} is {shown(value)}, beyond the {column.type} range "
+        f"{bounds}; send a value within it, or null for a missing value"
+    )
+
+
+def shown(value: Any) -> str:
+    """Return a value as the client wrote it, near enough: JSON cut to 40 characters."""
+    if value in (math.inf, -math.inf):
+        return "a number that overflows 64-bit floats"  # 1e400 parses as infinity
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def wants_probabilities(params: Any, classifier: bool) -> bool:
@@ -287,6 +333,7 @@ def openapi(
             (400, "invalid request: the message names the problem"),
             (401, "missing or wrong key"),
             (404, "unknown deployment in the azureml-model-deployment header"),
+            (408, "request body not received within the deployment's body_timeout_ms"),
             (413, "request body too large"),
             (415, "content type is not application/json"),
         )

@@ -10,8 +10,19 @@ from typing import Any
 
 from mlops.features import missing_as_nan
 from mlops.scoring import contract
+from mlops.scoring.guard import Guard, Refusal
 
 NUMERIC = ("double", "float")
+
+
+@dataclass
+class Scores:
+    """What one predict pass returns: a prediction per row (None for a refused row) and, when asked,
+    its class probabilities; ``refused`` says, by row, why a row was left out."""
+
+    predictions: list
+    probabilities: list | None
+    refused: dict[int, Refusal]
 
 
 @dataclass
@@ -22,6 +33,9 @@ class Model:
     pipeline: Any
     columns: list[contract.Column]
     classes: list | None
+
+    def __post_init__(self) -> None:
+        self.guard = Guard.of(self.pipeline)
 
     @property
     def names(self) -> list[str]:
@@ -41,20 +55,44 @@ class Model:
         others = [column.name for column in self.columns if column.type not in NUMERIC]
         return missing_as_nan(pd.DataFrame(columns, copy=False), others)
 
-    def predict(self, values: list[list[Any]], probabilities: bool) -> tuple[list, list | None]:
-        """Score column-wise values; return predictions and, when asked, each row's class
-        probabilities in ``classes`` order."""
+    def predict(self, values: list[list[Any]], probabilities: bool) -> Scores:
+        """Score column-wise values in one pass; return each row's prediction and, when asked, its
+        class probabilities in ``classes`` order. A row the estimator cannot take after preprocessing
+        (see ``Guard``) is left out of the pass: its prediction is None and ``refused`` names why."""
+        import numpy as np
         from sklearn import config_context
 
         frame = self.frame(values)
+        total = len(frame)
         with config_context(skip_parameter_validation=True):  # a fitted pipeline's own parameters
-            predictions = self.pipeline.predict(frame).tolist()
-            return predictions, self.pipeline.predict_proba(frame).tolist() if probabilities else None
+            if self.guard is None:
+                matrix, estimator, refused = frame, self.pipeline, {}
+            else:  # an overflow shows in the matrix as infinity, refused by the guard: no numpy warning
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    matrix = self.guard.preprocess.transform(frame)
+                estimator, refused = self.guard.estimator, self.guard.refused(matrix)
+            kept = [row for row in range(total) if row not in refused]
+            if refused:
+                matrix = matrix.iloc[kept] if hasattr(matrix, "iloc") else matrix[kept]
+            predicted = estimator.predict(matrix).tolist() if kept else []
+            proba = estimator.predict_proba(matrix).tolist() if probabilities and kept else None
+        if refused:
+            predicted = spread(predicted, kept, total)
+            proba = spread(proba, kept, total) if probabilities else None
+        return Scores(predicted, proba, refused)
 
     def labelled(self, probabilities: list[list[float]]) -> list[dict[str, float]]:
         """Return probability rows as ``{class: p}`` objects, the shape every endpoint answers with."""
         labels = [str(label) for label in self.classes or []]
         return [dict(zip(labels, row, strict=True)) for row in probabilities]
+
+
+def spread(values: list | None, rows: list[int], total: int) -> list:
+    """Return ``values`` (those of ``rows``) placed at their rows of ``total``, None elsewhere."""
+    spread: list = [None] * total
+    for row, value in zip(rows, values or [None] * len(rows), strict=True):
+        spread[row] = value
+    return spread
 
 
 def answer(predictions: list, probabilities: list[dict[str, float]] | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import bisect
 import itertools
 import json
 import logging
+import logging.handlers
 import os
 import random
 import socket
@@ -22,20 +23,24 @@ from pathlib import Path
 from typing import Any
 
 from mlops import jsonio, project
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, first_line
 from mlops.scoring import contract
 from mlops.scoring import model as scoring
 from mlops.scoring.batcher import Answer, Batcher
 from mlops.scoring.model import Model
 from mlops.serving import keys
 from mlops.serving.collector import Collector, Scored, new_id
+from mlops.serving.endpoints import LOG
 
 logger = logging.getLogger("mlops.serving")
 
 RECORD = "endpoint.json"
+LOG_BYTES = 5 * 1024 * 1024  # server.log is rotated at this size into server.log.1 and .2
+LOG_BACKUPS = 2
 ROUTES = {"/score": "POST", "/health": "GET", "/ready": "GET", "/openapi.json": "GET"}
 WATCH_SECONDS = 0.2  # how often the server looks for a changed endpoint record
 GRACE_SECONDS = 10  # how long a stopping server lets requests in flight finish
+BODY_TIMEOUT_MS = 5000  # deployment.online.body_timeout_ms of records written before it existed
 DEPLOYMENT_HEADER = b"azureml-model-deployment"  # pins a deployment; the answer names who scored
 
 Send = Callable[[dict], Awaitable[None]]
@@ -103,12 +108,14 @@ class Endpoint:
             status, payload, extra = await self.route(scope, receive, request_id)
         except contract.RequestError as error:
             status, payload, extra = error.status, {"message": str(error)}, []
+            logger.info("request %s refused %s: %.200s", request_id, status, error)
             if error.status == 401:
                 extra = [(b"www-authenticate", b"Bearer")]
-        except Exception:
-            logger.exception("request %s failed", request_id)
-            message = f"scoring failed; the endpoint's server.log has the details (request {request_id})"
-            status, payload, extra = 500, {"message": message}, []
+            elif error.status in (408, 413):  # the rest of the body is never read: end the connection
+                extra = [(b"connection", b"close")]
+        except Exception as error:
+            logger.error("request %s failed: %s: %s", request_id, type(error).__name__, first_line(error))
+            status, payload, extra = 500, {"message": contract.FAILED.format(request=request_id)}, []
         body = jsonio.dumps(payload)
         start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": start + headers + extra})
@@ -184,15 +191,26 @@ class Endpoint:
         return self.deployments[name]
 
     async def body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
-        """Return the request body after checking its content type and size."""
+        """Return the request body after checking its content type and size; a body that does not
+        arrive whole within ``body_timeout_ms`` is refused (408) so slow clients cannot hold the server."""
         contract.check_content_type(headers.get(b"content-type", b"").decode("latin-1"))
         limit = self.settings["max_request_bytes"]
         too_big = contract.too_large(limit)
         if int(headers.get(b"content-length", b"0") or 0) > limit:
             raise too_big
+        timeout = self.settings.get("body_timeout_ms", BODY_TIMEOUT_MS)
+        deadline = asyncio.get_running_loop().time() + timeout / 1000
         chunks, size = [], 0
         while True:
-            message = await receive()
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), max(left, 0))
+            except TimeoutError:
+                raise contract.RequestError(
+                    408,
+                    f"the request body did not arrive within {timeout} ms "
+                    "(deployment.online.body_timeout_ms); send it at once",
+                ) from None
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -275,6 +293,30 @@ class Endpoint:
             await deployment.stop()
 
 
+class Log(logging.handlers.RotatingFileHandler):
+    """The server's log, size-capped and rotated; what the process writes to stdout or stderr (a fatal
+    error) lands in the current file too."""
+
+    def capture(self) -> None:
+        """Point the process's stdout and stderr at the current file."""
+        for descriptor in (1, 2):
+            os.dup2(self.stream.fileno(), descriptor)
+
+    def doRollover(self) -> None:
+        """Rotate, then capture the new file."""
+        super().doRollover()
+        self.capture()
+
+
+def log_to(path: Path, max_bytes: int = LOG_BYTES) -> None:
+    """Send the process's log, warnings, stdout and stderr to ``path``, rotated at ``max_bytes``."""
+    handler = Log(path, maxBytes=max_bytes, backupCount=LOG_BACKUPS)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.captureWarnings(True)
+    handler.capture()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the endpoint in ``--folder`` on the listening socket ``--fd`` until SIGTERM."""
     import uvicorn
@@ -285,7 +327,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--fd", type=int, required=True, help="listening socket inherited from mlops deploy")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.umask(0o077)  # collected inputs, the log and records are the owner's alone
+    log_to(args.folder / LOG)
     config = uvicorn.Config(
         Endpoint(args.folder.resolve()),
         log_config=None,

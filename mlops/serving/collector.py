@@ -76,6 +76,16 @@ def record(endpoint: str, scored: Scored, collection: str, data: list[dict[str, 
     return b"".join((jsonio.dumps(head)[:-1], b',"data":', payload, b",", jsonio.dumps(tail)[1:], b"\n"))
 
 
+def same_file(file: BinaryIO, path: Path) -> bool:
+    """Return whether the open ``file`` is still the one at ``path`` (not deleted, moved or replaced)."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(file.fileno())
+    return (found.st_ino, found.st_dev) == (opened.st_ino, opened.st_dev)
+
+
 class Collector:
     """Write records under ``<root>/<deployment>/<collection>/yyyy/MM/dd/HH/<instance>.jsonl``."""
 
@@ -145,7 +155,10 @@ class Collector:
         deployment, collection, path = place
         key = (deployment, collection)
         current = self.files.get(key)
-        if current is None or current[0] != path:
+        gone = current is not None and current[0] == path and not same_file(current[1], path)
+        if gone:  # an export or clean-up job removed it: records written on would be lost
+            logger.warning("%s was removed or replaced; collecting into a new file", path)
+        if current is None or current[0] != path or gone:
             if current is not None:
                 current[1].close()
             path.parent.mkdir(parents=True, exist_ok=True)
