@@ -12,6 +12,7 @@ from mlops import project
 from mlops.errors import MlopsError
 
 if TYPE_CHECKING:
+    import yaml
     from omegaconf import DictConfig
 
 CONFIG_NAME = "model"
@@ -43,6 +44,7 @@ def config_file(name: str) -> Path:
 
 def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
     """Compose model ``name``'s config with Hydra overrides, check it and make its code importable."""
+    import yaml
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -53,6 +55,8 @@ def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
             cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as error:
         raise MlopsError(f"{name}: cannot compose {config_file(name)}: {one_line(error)}") from None
+    except yaml.YAMLError as error:
+        raise MlopsError(f"{name}: {yaml_problem(error)}; fix the file") from None
     check_config(name, cfg)
     code = str(folder / "code")
     if code not in sys.path:
@@ -60,9 +64,26 @@ def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
     return cfg
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """Return where a YAML file is broken and how: ``config/model.yaml line 4, column 7: ...``."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if mark is None:
+        return f"a config file is not valid YAML: {problem}"
+    path = Path(mark.name)
+    shown = path.relative_to(project.root()) if path.is_relative_to(project.root()) else path
+    return f"{shown} is not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def broken(failed: list[str], total: int) -> MlopsError:
+    """Return the error a command over many models ends with when some of them failed."""
+    return MlopsError(f"{len(failed)} of {total} models failed: {', '.join(failed)} (errors above)")
+
+
 def one_line(error: Exception) -> str:
     """Return Hydra's multi-line message as one line, without the search path and doc links."""
     text = str(error).split("Config search path:")[0].split("See https")[0]
+    text = re.sub(r",? ?set env var HYDRA_FULL_ERROR=1 to see chained exception\.?", "", text)
     text = re.sub(r":\n\t", ": ", text)
     text = re.sub(r"\n\t", ", ", text)
     return re.sub(r"\s*\n+\s*", "; ", text.strip())

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import click
 
-from mlops.console import echo_table, progress_echo
-from mlops.errors import MlopsError
+from mlops.console import echo_table, progress_echo, warnings_as_notes
+from mlops.errors import MlopsError, first_line
 from mlops.targets import check_target, target_options
 
 TASKS = ("regression", "classification")
@@ -32,6 +32,7 @@ class Group(click.Group):
 def cli() -> None:
     """Train, evaluate, register and serve every model in data-science/models the same way."""
     os.umask(0o077)  # what mlops writes (the registry, keys, logs, collected inputs, outputs) is the owner's
+    warnings_as_notes()
 
 
 @cli.command()
@@ -47,18 +48,25 @@ def new(name: str, task: str, description: str, owner: str) -> None:
     click.echo(f"created {folder.relative_to(project.root())}; train it with: mlops train {name}")
 
 
-def model_rows() -> list[dict]:
-    """Return one row per model: its config summary and its champion."""
+def model_rows() -> tuple[list[dict], list[str]]:
+    """Return one row per model (its config summary and its champion) and the models whose config
+    cannot be composed: each is reported on stderr, and its row holds only its name and the error."""
     from mlops import catalog, project, registry
 
     has_store = (
         project.tracking_uri() != project.local_store_uri() or (project.state_dir() / "mlflow.db").exists()
     )
-    rows = []
+    rows, failed = [], []
     for name in catalog.model_names():
-        cfg = catalog.load_config(name)
+        try:
+            cfg = catalog.load_config(name)
+        except MlopsError as error:  # one broken model folder never hides the others
+            click.echo(f"error: {error}", err=True)
+            failed.append(name)
+            rows.append({"name": name, "error": str(error)})
+            continue
         primary = cfg.evaluation.primary_metric
-        champion = registry.champion(name) if has_store else None
+        champion = registry.champion(name) if has_store else None  # a store that fails stops the list
         rows.append(
             {
                 "name": name,
@@ -68,33 +76,40 @@ def model_rows() -> list[dict]:
                 "champion_version": int(champion.version) if champion else None,
                 "champion_metric": registry.metrics_of(champion).get(primary) if champion else None,
                 "monitoring": bool(cfg.monitoring.enabled),
+                "error": None,
             }
         )
-    return rows
+    return rows, failed
 
 
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def list_models(as_json: bool) -> None:
-    """Show the models with their task, target, primary metric and champion."""
-    rows = model_rows()
+    """Show the models with their task, target, primary metric and champion; a model whose config is
+    broken is listed as such, its error printed, and the command exits 2 after the rest."""
+    from mlops import catalog
+
+    rows, failed = model_rows()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
-    header = ("MODEL", "TASK", "TARGET", "METRIC", "CHAMPION", "VALUE")
-    echo_table(
-        header,
-        [
-            (
-                row["name"],
-                row["task"],
-                row["target"],
-                row["primary_metric"],
-                f"v{row['champion_version']}" if row["champion_version"] else "-",
-                f"{row['champion_metric']:.4g}" if row["champion_metric"] is not None else "-",
-            )
-            for row in rows
-        ],
+    else:
+        header = ("MODEL", "TASK", "TARGET", "METRIC", "CHAMPION", "VALUE")
+        echo_table(header, [table_row(row) for row in rows])
+    if failed:
+        raise catalog.broken(failed, len(rows))
+
+
+def table_row(row: dict) -> tuple[str, ...]:
+    """Return a model's row of ``mlops list``."""
+    if row["error"]:
+        return (row["name"], "broken config (see the error)", "-", "-", "-", "-")
+    return (
+        row["name"],
+        row["task"],
+        row["target"],
+        row["primary_metric"],
+        f"v{row['champion_version']}" if row["champion_version"] else "-",
+        f"{row['champion_metric']:.4g}" if row["champion_metric"] is not None else "-",
     )
 
 
@@ -174,17 +189,20 @@ def train(
             else:
                 trained = training.train_model(model, overrides, multirun=multirun, sample=sample, echo=echo)
                 registration = trained.as_dict()
-        except MlopsError as error:
+        except Exception as error:  # with --all, one broken model never stops the others
             if not all_models:
                 raise
-            click.echo(f"error: {error}", err=True)
+            problem = first_line(error)
+            if not isinstance(error, MlopsError):
+                problem = f"{model}: {type(error).__name__}: {problem}"
+            click.echo(f"error: {problem}", err=True)
             failed.append(model)
             continue
         registrations += [registration] if registration else []
     if as_json:
         click.echo(json.dumps(registrations, indent=2))
     if failed:
-        raise MlopsError(f"{len(failed)} of {len(names)} models failed: {', '.join(failed)}")
+        raise catalog.broken(failed, len(names))
 
 
 def submit_training(

@@ -12,10 +12,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+LINE = "line"  # the index of a table read from CSV: each row's line in the file
 
 
 def read_table(path: str) -> pd.DataFrame:
-    """Read a CSV or Parquet file; a relative path is read from the working directory."""
+    """Read a CSV or Parquet file; a relative path is read from the working directory. A CSV file's
+    rows are indexed by their line in the file (``line``: 2 for the first row after the header)."""
     import pandas as pd
 
     file = Path(path).expanduser()
@@ -24,7 +26,10 @@ def read_table(path: str) -> pd.DataFrame:
     if not file.is_file():
         raise MlopsError(f"data file {file} does not exist; check data.path")
     if file.suffix.lower() == ".csv":
-        return pd.read_csv(file)
+        frame = pd.read_csv(file)
+        # each row keeps the file line it came from (the header is line 1), so errors name it
+        frame.index = pd.RangeIndex(2, len(frame) + 2, name=LINE)
+        return frame
     return pd.read_parquet(file)
 
 

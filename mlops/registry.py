@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,9 +32,19 @@ def client() -> MlflowClient:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     uri = project.tracking_uri()
+    if uri == project.local_store_uri():
+        checked(project.state_dir())
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return mlflow.MlflowClient()
+
+
+@functools.cache
+def checked(state: Path) -> None:
+    """Check the local store in ``state`` once per process (see ``mlops.store``)."""
+    from mlops import store
+
+    store.check(state / "mlflow.db", state / "artifacts")
 
 
 def experiment_id(name: str) -> str:
@@ -52,14 +64,25 @@ def champion(name: str) -> ModelVersion | None:
     error naming it, never "no champion": that would let the gate promote with nothing compared."""
     from mlflow.exceptions import MlflowException
 
+    with answering(f"cannot read the champion of '{name}'"):
+        try:
+            return client().get_model_version_by_alias(name, CHAMPION)
+        except MlflowException as error:
+            if not_found(error):
+                return None
+            raise
+
+
+@contextlib.contextmanager
+def answering(what: str) -> Iterator[None]:
+    """Turn a store that fails to answer inside the block (MLflow's errors, the SQL store's own, a
+    connection refused) into one error naming the store and ``what`` could not be done."""
     try:
-        return client().get_model_version_by_alias(name, CHAMPION)
-    except MlflowException as error:
-        if not_found(error):
-            return None
-        raise store_error(f"cannot read the champion of '{name}'", error) from None
-    except Exception as error:  # the SQL store raises SQLAlchemy's errors as they are
-        raise store_error(f"cannot read the champion of '{name}'", error) from None
+        yield
+    except MlopsError:
+        raise
+    except Exception as error:
+        raise store_error(what, error) from None
 
 
 def not_found(error: Exception) -> bool:
@@ -75,6 +98,11 @@ def store_error(what: str, error: Exception) -> MlopsError:
     """Return the one-line error for a registry store that failed to answer, naming the store."""
     from mlops.errors import first_line
 
+    if "database is locked" in str(error):
+        return MlopsError(
+            f"{what}: the registry store {project.tracking_uri()} is locked by another process (a train or "
+            "the MLflow UI writing to it); retry when it is done"
+        )
     return MlopsError(
         f"{what}: the registry store {project.tracking_uri()} failed ({first_line(error)}); check that it "
         "is reachable and readable (MLFLOW_TRACKING_URI, or the SQLite file in MLOPS_STATE_DIR) and try again"
@@ -96,7 +124,9 @@ def get_version(name: str, version: str) -> ModelVersion:
 
     try:
         return client().get_model_version(name, str(version))
-    except MlflowException:
+    except MlflowException as error:
+        if not not_found(error):
+            raise store_error(f"cannot read {described(name, version)}", error) from None
         raise MlopsError(
             f"model '{name}' has no registered version '{version}'; train it first or pick "
             "an existing version (mlops list shows the champion)"

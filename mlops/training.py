@@ -80,12 +80,15 @@ def prepare(
     from omegaconf import OmegaConf
 
     from mlops import catalog
+    from mlops.features import build_pipeline
     from mlops.steps import prep, validate
 
+    configs = [catalog.load_config(name, overrides) for overrides in sets]
+    for cfg in configs:
+        build_pipeline(cfg)  # a bad estimator or preprocessing value stops the run before any step
     splits: dict[str, Split] = {}
     prepared = {}
-    for overrides in sets:
-        cfg = catalog.load_config(name, overrides)
+    for overrides, cfg in zip(sets, configs, strict=True):
         key = OmegaConf.to_yaml({part: cfg[part] for part in ("data", "split", "schema")})
         if key not in splits:
             split = splits[key] = prep.run(cfg, sample)
@@ -167,6 +170,7 @@ def train_model(
     from mlops import registry
     from mlops.steps import evaluate, register, train
 
+    registry.client()  # a damaged or locked store stops the run before any step
     prepared = prepare(name, expand(overrides, multirun), sample, echo)
     experiment = registry.experiment_id(name)
     with mlflow.start_run(experiment_id=experiment, run_name="train") as run:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -104,6 +105,22 @@ def test_data_file_without_the_target_fails_in_one_line_and_registers_nothing(ru
     assert champions(run_mlops)["taxi-fare"] is None
 
 
+def test_text_in_a_numeric_column_names_the_line_of_the_file(run_mlops, tmp_path):
+    catalog.load_config("taxi-fare")
+    from taxi_fare.data import load
+
+    trips = load(300)
+    trips["distance"] = trips["distance"].astype(object)
+    trips.loc[[250, 30], "distance"] = ["far", "twelve"]  # the split shuffles: the first in the file is named
+    table = tmp_path / "trips.csv"
+    trips.to_csv(table, index=False)
+    result = run_mlops("train", "taxi-fare", "data=file", f"data.path={table}")
+    assert_one_line_error(
+        result, f"column 'distance' (schema.numeric) in {table} is not numeric: value 'twelve' at line 32"
+    )
+    assert table.read_text().splitlines()[31].split(",")[list(trips.columns).index("distance")] == "twelve"
+
+
 def test_config_naming_an_unknown_column_fails_in_one_line(run_mlops):
     result = run_mlops(
         "train", "credit-default", "data.n_rows=300", "schema.categorical=[sex,marital_status]"
@@ -114,6 +131,63 @@ def test_config_naming_an_unknown_column_fails_in_one_line(run_mlops):
 def test_bad_override_fails_in_one_line(run_mlops):
     result = run_mlops("train", "taxi-fare", "estimator.n_trees=5")
     assert_one_line_error(result, "Could not override 'estimator.n_trees'", "config/model.yaml")
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("estimator.n_estimators=abc", ["estimator.n_estimators is 'abc'", "must be an int in the range"]),
+        ("estimator.max_depth=-3", ["estimator.max_depth is -3", "max_depth must be an int"]),
+        ("estimator._target_=sklearn.ensemble.Nope", ["cannot build the estimator", "sklearn.ensemble.Nope"]),
+    ],
+)
+def test_bad_override_values_fail_in_one_line_before_any_step(run_mlops, override, fragments):
+    result = run_mlops("train", "credit-default", "data.n_rows=300", override)
+    assert_one_line_error(result, *fragments)
+    assert "HYDRA_FULL_ERROR" not in result.stderr
+    assert result.stdout == ""  # not even prep ran
+    assert champions(run_mlops)["credit-default"] is None
+
+
+@pytest.fixture
+def repo_copy(tmp_path, monkeypatch):
+    """A copy of the model folders, the repo root mlops works in (MLOPS_ROOT)."""
+    shutil.copytree(catalog.project.models_dir(), tmp_path / "data-science" / "models")
+    monkeypatch.setenv("MLOPS_ROOT", str(tmp_path))
+    return tmp_path / "data-science" / "models"
+
+
+@pytest.mark.parametrize("broken", ["config/model.yaml", "config/estimator/random_forest.yaml"])
+def test_one_broken_model_config_never_stops_list(run_mlops, repo_copy, broken):
+    with (repo_copy / "taxi-fare" / broken).open("a") as file:
+        file.write("oops: [unclosed\n")
+    result = run_mlops("list")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    listed = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert listed == ["breast-cancer", "credit-default", "taxi-fare"]
+    assert result.stdout.splitlines()[-1].split()[:3] == ["taxi-fare", "broken", "config"]
+    assert result.stderr.splitlines() == [
+        f"error: taxi-fare: data-science/models/taxi-fare/{broken} is not valid YAML: "
+        f"line {len((repo_copy / 'taxi-fare' / broken).read_text().splitlines()) + 1}, column 1: "
+        "expected ',' or ']', but got '<stream end>'; fix the file",
+        "error: 1 of 3 models failed: taxi-fare (errors above)",
+    ]
+
+
+def test_one_broken_model_never_stops_train_all(run_mlops, repo_copy):
+    estimator = repo_copy / "credit-default" / "config" / "estimator" / "random_forest.yaml"
+    estimator.write_text("n_estimators: {\n")  # the model in the middle of the order
+    result = run_mlops("train", "--all", "--sample", "300")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "breast-cancer: register  version 1 is the champion" in result.stdout
+    assert "taxi-fare: register  version 1 is the champion" in result.stdout  # the one after it trained
+    assert "random_forest.yaml is not valid YAML: line 2, column 1" in result.stderr
+    assert result.stderr.strip().endswith("error: 1 of 3 models failed: credit-default (errors above)")
+    listed = run_mlops("list", "--json")
+    assert listed.returncode == 2
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["breast-cancer"]["champion_version"] == rows["taxi-fare"]["champion_version"] == 1
+    assert "random_forest.yaml is not valid YAML" in rows["credit-default"]["error"]
 
 
 def test_worse_config_is_rejected_then_promote_and_rollback_by_hand(run_mlops):

@@ -226,7 +226,7 @@ def test_a_missing_text_value_is_missing_whether_none_or_nan():
 
 def test_a_store_that_fails_to_answer_is_an_error_never_no_champion(monkeypatch):
     """The gate would read "no champion" as a first version and promote with nothing compared."""
-    from mlops.steps import evaluate, prep, validate
+    from mlops.steps import evaluate, prep, register, validate
     from mlops.steps import train as train_step
 
     assert registry.champion("credit-default") is None  # no registered model: not found
@@ -240,7 +240,8 @@ def test_a_store_that_fails_to_answer_is_an_error_never_no_champion(monkeypatch)
     pipeline = train_step.run(cfg, split.train)
     with socket.socket() as closed:  # a tracking server that is down: nothing listens on this port
         closed.bind(("127.0.0.1", 0))
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{closed.getsockname()[1]}")
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     with pytest.raises(
         MlopsError, match=r"cannot read the champion of 'credit-default': the registry store http"
@@ -248,3 +249,14 @@ def test_a_store_that_fails_to_answer_is_an_error_never_no_champion(monkeypatch)
         evaluate.run(cfg, pipeline, split.test)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert str(registry.champion("credit-default").version) == "1"  # nothing was promoted
+    # the store answers the evaluation, then fails before the version is registered
+    evaluation = evaluate.run(cfg, pipeline, split.test)
+    assert evaluation.champion_version == "1"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)
+    with pytest.raises(
+        MlopsError, match=r"cannot register a version of 'credit-default': the registry store"
+    ):
+        register.run(cfg, pipeline, split, evaluation)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert str(registry.champion("credit-default").version) == "1"
+    assert len(registry.client().search_model_versions("name='credit-default'")) == 1

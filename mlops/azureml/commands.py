@@ -53,17 +53,26 @@ def validate_command(
     if all_models == bool(name):
         raise MlopsError("name a model to validate or pass --all")
     names = catalog.model_names() if all_models else [name]
-    failures = 0
+    failures, broken = 0, []
     for model in names:
         for env in envs or render.environments():
             with tempfile.TemporaryDirectory(prefix="mlops-azure-") as folder:
-                written = render.render(model, env, Path(folder), overrides)
+                try:
+                    written = render.render(model, env, Path(folder), overrides)
+                except MlopsError as error:
+                    if not all_models:
+                        raise
+                    click.echo(f"error: {error}", err=True)  # one broken model never stops the others
+                    broken.append(model)
+                    break
                 problems = validate.validate(Path(folder), written)
             verdict = "ok" if not problems else f"{len(problems)} problems"
             click.echo(f"{model} ({env}): {len(written)} definitions, {verdict}")
             for problem in problems:
                 click.echo(f"  {problem}")
             failures += bool(problems)
+    if broken:
+        raise catalog.broken(broken, len(names))
     if failures:
         sys.exit(1)
 

@@ -151,7 +151,8 @@ def run(
     from mlops import registry
 
     decision = decide(cfg, evaluation)
-    experiment = registry.experiment_id(cfg.name)
+    with registry.answering(f"cannot register a version of '{cfg.name}'"):
+        experiment = registry.experiment_id(cfg.name)
     active = mlflow.active_run()
     scope = nullcontext(active) if active else mlflow.start_run(experiment_id=experiment, run_name="register")
     with scope as run, tempfile.TemporaryDirectory() as temporary:
@@ -169,9 +170,10 @@ def run(
     # a runs:/ source reads the same on every store: download_artifacts and Model.load resolve it, while
     # Model.load takes a local store's file:// artifact URI for a missing path
     source = f"runs:/{run.info.run_id}/{MODEL_ARTIFACT_PATH}"
-    version = registry.create_version(cfg.name, source, run.info.run_id, tags)
-    if decision.promote:
-        registry.make_champion(cfg.name, version)
+    with registry.answering(f"cannot register a version of '{cfg.name}'"):
+        version = registry.create_version(cfg.name, source, run.info.run_id, tags)
+        if decision.promote:
+            registry.make_champion(cfg.name, version)
     return Registration(version, decision)
 
 

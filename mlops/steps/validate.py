@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlops.data import LINE
 from mlops.errors import MlopsError
 
 if TYPE_CHECKING:
@@ -35,8 +36,9 @@ def problems(cfg: DictConfig, frame: pd.DataFrame, source: str) -> list[str]:
     for column in schema.get("numeric") or []:
         values = frame[column]
         if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-            bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-            example = f": value {bad.iloc[0]!r} at row {bad.index[0]}" if len(bad) else ""
+            bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()].sort_index()
+            place = "line" if frame.index.name == LINE else "row"  # a CSV file's line, else the row label
+            example = f": value {bad.iloc[0]!r} at {place} {bad.index[0]}" if len(bad) else ""
             found.append(f"column '{column}' (schema.numeric) in {source} is not numeric{example}")
     missing_target = int(frame[schema.target].isna().sum())
     if missing_target:
