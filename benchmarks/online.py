@@ -25,6 +25,7 @@ environments with uv (cached after the first run). Everything lives in a tempora
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -36,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,8 +208,10 @@ def our_side(clients: int, seconds: float) -> dict:
         endpoints.stop("taxi-fare")
 
 
-def azure_side(state: Path, clients: int, seconds: float) -> dict:
-    """Measure azmlinfsrv serving our score.py as a managed online deployment runs it."""
+def azure_server(state: Path):
+    """Start azmlinfsrv serving our score.py as a managed online deployment runs it: the environment
+    built from the rendered online conda file, the code as uploaded, the model as mounted. The caller
+    stops it."""
     sys.path.insert(0, str(ROOT / "tests"))
     import yaml
     from azure_runtime import InferenceServer, build_environment, mount_model, upload
@@ -226,7 +229,12 @@ def azure_side(state: Path, clients: int, seconds: float) -> dict:
     )
     deployment = yaml.safe_load((rendered / "online-deployment-blue.yml").read_text())
     variables = {**deployment["environment_variables"], "WORKER_COUNT": str(os.cpu_count())}
-    server = InferenceServer(bin_dir, code, model_dir, variables, state / "azmlinfsrv.log")
+    return InferenceServer(bin_dir, code, model_dir, variables, state / "azmlinfsrv.log")
+
+
+def azure_side(state: Path, clients: int, seconds: float) -> dict:
+    """Measure azmlinfsrv serving our score.py as a managed online deployment runs it."""
+    server = azure_server(state)
     try:
         return cases(server.port, "/score", bodies(), {}, clients, seconds)
     finally:
@@ -310,6 +318,20 @@ def floor() -> dict[int, dict[int, float]]:
     return result
 
 
+@contextlib.contextmanager
+def trained(prefix: str, overrides: list[str]) -> Iterator[Path]:
+    """Yield a temporary state folder (the process's MLflow store) holding taxi-fare version 1."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        state = Path(folder)
+        os.environ.update({"MLOPS_STATE_DIR": str(state), "MLFLOW_DISABLE_TELEMETRY": "true"})
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.chdir(ROOT)
+        from mlops.training import train_model
+
+        train_model("taxi-fare", overrides, echo=lambda _: None)
+        yield state
+
+
 def main() -> None:
     """Train taxi-fare in a temporary state folder, measure every side and print the table."""
     parser = argparse.ArgumentParser(
@@ -326,15 +348,8 @@ def main() -> None:
     )
     parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS), help="peers to measure")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-online-") as folder:
-        state = Path(folder)
-        os.environ.update({"MLOPS_STATE_DIR": str(state), "MLFLOW_DISABLE_TELEMETRY": "true"})
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-        os.chdir(ROOT)
-        from mlops.training import train_model
-
-        overrides = [f"estimator.n_estimators={args.trees}", f"estimator.n_jobs={args.n_jobs}"]
-        train_model("taxi-fare", overrides, echo=lambda _: None)
+    overrides = [f"estimator.n_estimators={args.trees}", f"estimator.n_jobs={args.n_jobs}"]
+    with trained("bench-online-", overrides) as state:
         floors = floor()
         sides = {"ours": our_side(args.clients, args.seconds)}
         measure = {

@@ -24,5 +24,9 @@ def dumps(value: Any) -> bytes:
     """Return ``value`` as compact UTF-8 JSON."""
     try:
         return orjson.dumps(value)
-    except TypeError:  # an integer beyond 64 bits, say
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except TypeError:  # an integer beyond 64 bits, or text holding a lone surrogate ("\ud800")
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form: write it escaped, as JSON allows
+            return json.dumps(value, separators=(",", ":")).encode()

@@ -181,6 +181,21 @@ def test_bad_rows_are_skipped_and_reported_by_file_and_line(tmp_path):
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["first_errors"] == summary.first_errors
 
 
+def test_values_the_forest_cannot_take_are_bad_rows_not_a_failed_mini_batch(tmp_path):
+    frame = trips(300)
+    frame.loc[[10, 200], "distance"] = [3.5e38, -1e39]  # finite doubles, beyond the trees' float32
+    frame.to_csv(tmp_path / "trips.csv", index=False)
+    summary = score(
+        tmp_path / "trips.csv", tmp_path / "out", overrides=["deployment.batch.mini_batch_size=100"]
+    )
+    assert (summary.rows, summary.scored, summary.errors) == (300, 298, 2)
+    assert [error["line"] for error in summary.first_errors] == [12, 202]
+    assert summary.first_errors[0]["reason"].startswith("column 'distance' is 3.5e+38; once preprocessed")
+    predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert predictions["row"].tolist() == frame.drop(index=[10, 200]).index.tolist()
+    assert_predicts_like_the_pipeline(predictions, frame.drop(index=[10, 200]))
+
+
 def test_bad_parquet_rows_are_reported_by_row(tmp_path):
     frame = trips(30).astype({"passengers": str})
     frame.loc[7, "passengers"] = "a few"

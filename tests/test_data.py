@@ -11,7 +11,9 @@ def test_read_table_reads_csv_and_parquet(tmp_path):
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     frame.to_csv(tmp_path / "t.csv", index=False)
     frame.to_parquet(tmp_path / "t.parquet")
-    pd.testing.assert_frame_equal(data.read_table(str(tmp_path / "t.csv")), frame)
+    from_csv = data.read_table(str(tmp_path / "t.csv"))
+    assert from_csv.index.name == "line" and from_csv.index.tolist() == [2, 3]  # the file's lines
+    pd.testing.assert_frame_equal(from_csv.reset_index(drop=True), frame)
     pd.testing.assert_frame_equal(data.read_table(str(tmp_path / "t.parquet")), frame)
 
 

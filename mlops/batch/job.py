@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
+    from mlops.scoring.guard import Refusal
+
 KEPT_ERRORS = 100  # errors listed in summary.json
 SHOWN_ERRORS = 5  # errors named in the message of a failed job
 
@@ -148,12 +150,16 @@ def output_names(pipeline: Pipeline) -> list[str]:
     return ["prediction", *(f"probability_{label}" for label in pipeline.classes_)]
 
 
-def predict(pipeline: Pipeline, frame: pd.DataFrame) -> list[Any]:
-    """Return the prediction columns of ``frame``, in ``output_names`` order."""
-    predictions = [pipeline.predict(frame)]
-    if hasattr(pipeline, "predict_proba"):
-        predictions += list(pipeline.predict_proba(frame).T)
-    return predictions
+def predict(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[list[Any], dict[int, Refusal]]:
+    """Return the prediction columns of the rows of ``frame`` the model can take, in ``output_names``
+    order, and why each other row (by position) is refused (see ``mlops.scoring.guard``)."""
+    from mlops.scoring.guard import Guard, score
+
+    scored = score(pipeline, Guard.of(pipeline), frame, hasattr(pipeline, "predict_proba"))
+    columns = [scored.predictions]
+    if scored.probabilities is not None:
+        columns += list(scored.probabilities.T)
+    return columns, scored.refused
 
 
 def csv_lines(file: str, frame: pd.DataFrame, names: list[str], predictions: list[Any]) -> bytes:
@@ -187,7 +193,17 @@ def score_batch(
     good, errors = clean(batch.frame, types, batch.file, batch.csv)
     if good.empty:
         return Scored(errors, 0, b"")
-    predictions = predict(pipeline, good)
+    predictions, refused = predict(pipeline, good)
+    if refused:  # values the model cannot take once preprocessed: bad rows, by file and line
+        rows = good.index.to_numpy()
+        for position, refusal in refused.items():
+            shown = (
+                repr(good[refusal.column].iloc[[position]].tolist()[0]) if refusal.column in good else "it"
+            )
+            reason = f"column '{refusal.column}' {refusal.reason(shown)}"
+            errors.append(error_entry(batch.file, int(rows[position]), batch.csv, reason))
+        errors.sort(key=lambda entry: entry["row"])
+        good = good.drop(index=rows[list(refused)])
     return Scored(errors, len(good), csv_lines(batch.file, good, names, predictions) if names else b"")
 
 

@@ -28,14 +28,17 @@ class Refusal:
 
     def message(self, row: int, value: Any) -> str:
         """Return the 400 message of this refusal at request ``row``, whose value (as shown) is ``value``."""
-        where = f"column '{self.column}' row {row}"
+        return f"column '{self.column}' row {row} {self.reason(value)}"
+
+    def reason(self, value: Any) -> str:
+        """Return what is wrong with ``value`` (as shown) and the fix, to follow the column's name."""
         if self.kind == "null":
-            return f"{where} is null; this model has no imputer for it, so send a value"
+            return "is null; this model has no imputer for it, so send a value"
         bound = (
             "infinity" if math.isinf(self.limit) else f"±{self.limit:.4g}, the float32 range its trees use"
         )
         return (
-            f"{where} is {value}; once preprocessed it is beyond what the model computes with ({bound}); "
+            f"is {value}; once preprocessed it is beyond what the model computes with ({bound}); "
             "send a value nearer the training data, or null"
         )
 
@@ -123,3 +126,36 @@ def computes_in_float32(estimator: Any) -> bool:
     members = list(np.ravel(inner)) if isinstance(inner, np.ndarray) else list(inner or [])
     members += [getattr(estimator, name) for name in ("regressor_", "estimator_") if hasattr(estimator, name)]
     return any(computes_in_float32(member) for member in members)
+
+
+@dataclass
+class Scored:
+    """One predict pass: the positions of the rows scored, their predictions and (when asked) class
+    probabilities, and why each other row was refused, by position."""
+
+    kept: list[int]
+    predictions: Any
+    probabilities: Any | None
+    refused: dict[int, Refusal]
+
+
+def score(pipeline: Any, guard: Guard | None, frame: Any, probabilities: bool) -> Scored:
+    """Score the rows of ``frame`` the estimator can take, in one pass: preprocess once, leave out the
+    rows ``guard`` refuses, predict the rest (no guard: the pipeline predicts every row)."""
+    import numpy as np
+    from sklearn import config_context
+
+    total = len(frame)
+    with config_context(skip_parameter_validation=True):  # a fitted pipeline's own parameters
+        if guard is None:
+            matrix, estimator, refused = frame, pipeline, {}
+        else:  # an overflow shows in the matrix as infinity, refused by the guard: no numpy warning
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                matrix = guard.preprocess.transform(frame)
+            estimator, refused = guard.estimator, guard.refused(matrix)
+        kept = [row for row in range(total) if row not in refused]
+        if refused:
+            matrix = matrix.iloc[kept] if hasattr(matrix, "iloc") else matrix[kept]
+        predicted = estimator.predict(matrix) if kept else np.empty(0)
+        proba = estimator.predict_proba(matrix) if probabilities and kept else None
+    return Scored(kept, predicted, proba, refused)

@@ -10,7 +10,7 @@ from typing import Any
 
 from mlops.features import missing_as_nan
 from mlops.scoring import contract
-from mlops.scoring.guard import Guard, Refusal
+from mlops.scoring.guard import Guard, Refusal, score
 
 NUMERIC = ("double", "float")
 
@@ -59,27 +59,14 @@ class Model:
         """Score column-wise values in one pass; return each row's prediction and, when asked, its
         class probabilities in ``classes`` order. A row the estimator cannot take after preprocessing
         (see ``Guard``) is left out of the pass: its prediction is None and ``refused`` names why."""
-        import numpy as np
-        from sklearn import config_context
-
         frame = self.frame(values)
-        total = len(frame)
-        with config_context(skip_parameter_validation=True):  # a fitted pipeline's own parameters
-            if self.guard is None:
-                matrix, estimator, refused = frame, self.pipeline, {}
-            else:  # an overflow shows in the matrix as infinity, refused by the guard: no numpy warning
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    matrix = self.guard.preprocess.transform(frame)
-                estimator, refused = self.guard.estimator, self.guard.refused(matrix)
-            kept = [row for row in range(total) if row not in refused]
-            if refused:
-                matrix = matrix.iloc[kept] if hasattr(matrix, "iloc") else matrix[kept]
-            predicted = estimator.predict(matrix).tolist() if kept else []
-            proba = estimator.predict_proba(matrix).tolist() if probabilities and kept else None
-        if refused:
-            predicted = spread(predicted, kept, total)
-            proba = spread(proba, kept, total) if probabilities else None
-        return Scores(predicted, proba, refused)
+        scored = score(self.pipeline, self.guard, frame, probabilities)
+        predictions = scored.predictions.tolist()
+        proba = scored.probabilities.tolist() if scored.probabilities is not None else None
+        if scored.refused:
+            predictions = spread(predictions, scored.kept, len(frame))
+            proba = spread(proba, scored.kept, len(frame)) if probabilities else None
+        return Scores(predictions, proba if probabilities else None, scored.refused)
 
     def labelled(self, probabilities: list[list[float]]) -> list[dict[str, float]]:
         """Return probability rows as ``{class: p}`` objects, the shape every endpoint answers with."""

@@ -111,7 +111,7 @@ class Endpoint:
             logger.info("request %s refused %s: %.200s", request_id, status, error)
             if error.status == 401:
                 extra = [(b"www-authenticate", b"Bearer")]
-            elif error.status in (408, 413):  # the rest of the body is never read: end the connection
+            elif error.status == 408:  # the rest of the body may never come: end the connection
                 extra = [(b"connection", b"close")]
         except Exception as error:
             logger.error("request %s failed: %s: %s", request_id, type(error).__name__, first_line(error))
@@ -170,7 +170,7 @@ class Endpoint:
             probabilities,
             request_id,
         )
-        self.collector.collect(scored)
+        await asyncio.wrap_future(self.collector.collect(scored))  # answered only once collected
         return (
             200,
             scoring.answer(predictions, probabilities),

@@ -1,5 +1,7 @@
 """Data collection in the Azure ML data-collector layout: one model_inputs and one model_outputs record
-per scored request, written as JSON lines by a background thread so responses never wait for the disk."""
+per scored request, written as JSON lines by a background thread that writes whatever waits in one
+go. Each request's future resolves once its records are written, so an endpoint answers only what is
+collected: a crash (even ``kill -9``) never leaves an answered request without its records."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import queue
 import random
 import threading
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,20 +96,24 @@ class Collector:
         self.root = root
         self.endpoint = endpoint
         self.instance = f"local-{os.getpid()}"
-        self.queue: queue.Queue[Scored | None] = queue.Queue(MAX_PENDING)
+        self.queue: queue.Queue[tuple[Scored, Future] | None] = queue.Queue(MAX_PENDING)
         self.files: dict[tuple[str, str], tuple[Path, BinaryIO]] = {}
         self.dropped = 0
         self.thread = threading.Thread(target=self.run, name="collector", daemon=True)
         self.thread.start()
 
-    def collect(self, scored: Scored) -> None:
-        """Queue a scored request for writing; drop it (counted, logged) when the writer is far behind."""
+    def collect(self, scored: Scored) -> Future:
+        """Queue a scored request for writing; the future resolves to whether its records were
+        written. Dropped (counted, logged) when the writer is far behind: the future says False."""
+        written: Future = Future()
         try:
-            self.queue.put_nowait(scored)
+            self.queue.put_nowait((scored, written))
         except queue.Full:
+            written.set_result(False)
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.warning("collector is %d records behind; %d dropped so far", MAX_PENDING, self.dropped)
+        return written
 
     def close(self) -> None:
         """Write every queued record, then close the files."""
@@ -117,7 +124,8 @@ class Collector:
         logger.info("collector drained; %d records dropped", self.dropped)
 
     def run(self) -> None:
-        """Write queued requests until ``close``: whatever waits goes out together, one write per file."""
+        """Write queued requests until ``close``: whatever waits goes out together, one write per file,
+        then each request's future says whether its records are on disk."""
         while True:
             batch = [self.queue.get()]
             while len(batch) < WRITE_BATCH and batch[-1] is not None:
@@ -125,23 +133,36 @@ class Collector:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            scored = [item for item in batch if item is not None]
-            lines: dict[tuple[str, str, Path], list[bytes]] = {}
-            for one in scored:
-                for collection, data in (
-                    ("model_inputs", rows(one.columns, one.values)),
-                    ("model_outputs", output_rows(one.predictions, one.probabilities)),
-                ):
-                    lines.setdefault(self.place(one, collection), []).append(
-                        record(self.endpoint, one, collection, data)
-                    )
-            for place, chunk in lines.items():
-                try:
-                    self.append(place, b"".join(chunk))
-                except OSError:
-                    logger.exception("cannot write %d collected records to %s", len(chunk), place[2])
+            waiting = [item for item in batch if item is not None]
+            try:
+                written = self.write([scored for scored, _ in waiting])
+            except Exception as error:  # a record that cannot be built: the writer must live on
+                logger.error("cannot collect %d requests: %s: %s", len(waiting), type(error).__name__, error)
+                written = False
+            for _, future in waiting:
+                future.set_result(written)
             if batch[-1] is None:
                 return
+
+    def write(self, scored: list[Scored]) -> bool:
+        """Write the records of ``scored`` requests, one write per file; return whether all went out."""
+        lines: dict[tuple[str, str, Path], list[bytes]] = {}
+        for one in scored:
+            for collection, data in (
+                ("model_inputs", rows(one.columns, one.values)),
+                ("model_outputs", output_rows(one.predictions, one.probabilities)),
+            ):
+                lines.setdefault(self.place(one, collection), []).append(
+                    record(self.endpoint, one, collection, data)
+                )
+        written = True
+        for place, chunk in lines.items():
+            try:
+                self.append(place, b"".join(chunk))
+            except OSError as error:
+                logger.error("cannot write %d collected records to %s: %s", len(chunk), place[2], error)
+                written = False
+        return written
 
     def place(self, scored: Scored, collection: str) -> tuple[str, str, Path]:
         """Return where a request's record of ``collection`` goes: its deployment, the collection and
