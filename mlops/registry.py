@@ -32,11 +32,17 @@ def client() -> MlflowClient:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     uri = project.tracking_uri()
-    if uri == project.local_store_uri():
-        checked(project.state_dir())
+    check_store()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return mlflow.MlflowClient()
+
+
+def check_store() -> None:
+    """Raise naming the local SQLite store when it is damaged, truncated or locked (see ``mlops.store``);
+    a remote store names itself when it fails to answer."""
+    if project.tracking_uri() == project.local_store_uri():
+        checked(project.state_dir())
 
 
 @functools.cache

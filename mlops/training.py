@@ -170,7 +170,7 @@ def train_model(
     from mlops import registry
     from mlops.steps import evaluate, register, train
 
-    registry.client()  # a damaged or locked store stops the run before any step
+    registry.check_store()  # a damaged or locked store stops the run before any step
     prepared = prepare(name, expand(overrides, multirun), sample, echo)
     experiment = registry.experiment_id(name)
     with mlflow.start_run(experiment_id=experiment, run_name="train") as run:

@@ -29,6 +29,7 @@ from azure_runtime import (
     upload,
 )
 from contract_cases import MAX_BYTES, cases
+from hostile import KINDS, Rows, generate, send
 
 from mlops import catalog, registry
 from mlops.azureml import render
@@ -155,6 +156,21 @@ def test_azure_answers_the_whole_contract_as_the_local_endpoint_does(azure, loca
         if status != 200:
             assert set(answer) == {"message"}, case.name
     assert not differing, "\n".join(differing)
+
+
+def test_hostile_requests_never_get_a_5xx_or_a_traceback_from_azures_server(azure):
+    servers, _ = azure
+    server = servers["taxi-fare"]
+    rows = Rows(feature_rows("taxi-fare", 10), numeric="distance", integer="vendor")
+    before = server.log.read_text(errors="replace").count("Traceback")
+    statuses = {}
+    for hostile in generate(rows, 2 * len(KINDS), seed=3):
+        status = send(server.port, "no keys here: Azure's front end checks them", hostile)
+        statuses.setdefault(status, set()).add(hostile.kind)
+    assert not {status: kinds for status, kinds in statuses.items() if status >= 500}
+    assert server.log.read_text(errors="replace").count("Traceback") == before
+    body = json.dumps({"dataframe_records": rows.rows[:2]}).encode()
+    assert server.score(body, {"Content-Type": "application/json"})[0] == 200
 
 
 def test_classifier_probabilities_are_class_objects(azure):

@@ -136,7 +136,9 @@ def test_a_bad_request_fails_alone_and_costs_the_good_ones_no_extra_pass(counted
 
 def test_a_request_that_breaks_the_model_fails_alone(counted):
     model, calls = counted
-    answers = batch_of(model, [GOOD, [[1.0, 0.0, "unseen"]]])  # the encoder refuses unknown kinds
-    assert calls == [3, 2, 1]  # the failed pass, then each request on its own
-    assert answers[0] == expected(model, GOOD)
-    assert isinstance(answers[1], ValueError) and not isinstance(answers[1], RequestError)
+    unseen = [[1.0, 0.0, "unseen"]]  # the encoder refuses unknown kinds
+    answers = batch_of(model, [GOOD, unseen, GOOD[:1], unseen])
+    assert calls == [5, 3]  # the failed pass, then one pass for the good requests
+    assert answers[0] == expected(model, GOOD) and answers[2] == expected(model, GOOD[:1])
+    assert all(isinstance(answers[n], ValueError) for n in (1, 3))
+    assert not isinstance(answers[1], RequestError)

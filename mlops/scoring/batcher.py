@@ -93,9 +93,10 @@ class Batcher:
 
     def predict(self, batch: list[Job]) -> None:
         """Score a batch in one call and hand each request its rows. A request with a row the model
-        cannot take fails alone with a 400 (the pass leaves such rows out; see ``Guard``); a call that
-        fails anyway, which only a broken model does, is retried request by request, so one bad
-        request never fails the others."""
+        cannot take fails alone with a 400 (the pass leaves such rows out; see ``Guard``); after a call
+        that fails anyway (a model that breaks on some input) the failing requests are found without
+        predicting and the others scored in one more call (``isolate``), so one bad request never
+        fails the others."""
         requests = [job.request for job in batch]
         values = [
             list(itertools.chain.from_iterable(parts))
@@ -104,11 +105,10 @@ class Batcher:
         try:
             scores = self.model.predict(values, any(r.probabilities for r in requests))
         except Exception as error:
-            if len(batch) > 1:
-                for job in batch:
-                    self.predict([job])
-            else:  # the caller logs it, naming the request
+            if len(batch) == 1:  # the caller logs it, naming the request
                 batch[0].future.set_exception(error)
+            else:
+                self.isolate(batch)
             return
         start = 0
         for job in batch:
@@ -121,6 +121,25 @@ class Batcher:
                 probabilities = self.model.labelled(scores.probabilities[start:end]) if wanted else None
                 job.future.set_result((scores.predictions[start:end], probabilities))
             start = end
+
+    def isolate(self, batch: list[Job]) -> None:
+        """After a failed pass, fail the requests the model's preprocessing cannot take (checked one by
+        one, without predicting) and score the others in one more pass; where preprocessing takes every
+        request, score them one by one."""
+        good = []
+        for job in batch:
+            try:
+                self.model.preprocess(job.request.values)
+            except Exception as error:
+                job.future.set_exception(error)
+            else:
+                good.append(job)
+        if len(good) < len(batch):
+            if good:
+                self.predict(good)
+            return
+        for job in batch:
+            self.predict([job])
 
     def refusal(self, request: Request, row: int, refusal: Refusal) -> RequestError:
         """Return the 400 of a request whose ``row`` the model refused."""

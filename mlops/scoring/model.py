@@ -68,6 +68,11 @@ class Model:
             proba = spread(proba, scored.kept, len(frame)) if probabilities else None
         return Scores(predictions, proba if probabilities else None, scored.refused)
 
+    def preprocess(self, values: list[list[Any]]) -> None:
+        """Run column-wise values through the pipeline's preprocessing alone; raise where it fails."""
+        if self.guard is not None:
+            self.guard.preprocess.transform(self.frame(values))
+
     def labelled(self, probabilities: list[list[float]]) -> list[dict[str, float]]:
         """Return probability rows as ``{class: p}`` objects, the shape every endpoint answers with."""
         labels = [str(label) for label in self.classes or []]
