@@ -149,7 +149,7 @@ def test_azure_answers_the_whole_contract_as_the_local_endpoint_does(azure, loca
     for case in contract:
         status, answer, _ = servers[name].score(case.body or None, case.headers(), case.method)
         expected = ask_local(port, key, case)
-        if (status, answer) != expected or status != case.status:
+        if (status, answer) != expected or case.status not in (None, status):
             differing.append(
                 f"{case.name}: azure {status} {answer!r:.200} / local {expected[0]} {expected[1]!r:.200}"
             )

@@ -103,6 +103,10 @@ def test_probabilities_parameter():
         ({"input_data": [[1, 2**63, "a"]]}, ["column 'vendor' row 0 is 9223372036854775808", "long range"]),
         ({"input_data": [[1, -(2**63) - 1, "a"]]}, ["column 'vendor' row 0", "long range"]),
         ({"input_data": [[1, 1, "a"], [1, 2**64, "a"]]}, ["column 'vendor' row 1", "long range"]),
+        (
+            {"input_data": [[1, 1, 2**64]]},
+            ["column 'kind' row 0 is 1.8446744073709552e+19", "strings or null"],
+        ),
     ],
 )
 def test_invalid_requests_name_the_problem(payload, fragments):
