@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,8 +34,16 @@ def decide(
     A threshold is a bound in the metric's better direction: a floor for metrics where higher is
     better (r2, roc_auc), a ceiling for the others (rmse, log_loss). With no champion, passing the
     thresholds is enough. A champion that could not be scored (``champion_error``) blocks the
-    automatic move; the user decides with ``mlops promote``.
+    automatic move; the user decides with ``mlops promote``. A metric that is NaN or infinite (a test
+    split too small to measure it) fails the gate, the candidate's and the champion's alike.
     """
+    for metric in dict.fromkeys([*thresholds, primary_metric]):
+        if not math.isfinite(candidate[metric]):
+            return Decision(
+                False,
+                f"{metric} is {candidate[metric]} on the test rows, so nothing can be judged from it (too "
+                "few rows, or one class only); give the test split more rows (split.test_size)",
+            )
     for metric, bound in thresholds.items():
         value = candidate[metric]
         if metrics.higher_is_better(task, metric) and value < bound:
@@ -51,6 +60,12 @@ def decide(
         return Decision(True, "passes every threshold and there is no champion yet")
     sign = 1 if metrics.higher_is_better(task, primary_metric) else -1
     new, old = candidate[primary_metric], champion[primary_metric]
+    if not math.isfinite(old):
+        return Decision(
+            False,
+            f"the champion's (version {champion_version}) {primary_metric} is {old} on these test rows, so "
+            "the two cannot be compared; promote by hand with mlops promote if this version should serve",
+        )
     improvement = sign * (new - old)
     versus = f"{primary_metric} {new:.4g} vs champion (version {champion_version}) {old:.4g}"
     if improvement <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import logging
 import os
@@ -35,6 +36,9 @@ def client() -> MlflowClient:
     check_store()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri == project.local_store_uri() and not (project.state_dir() / "mlflow.db").exists():
+        with locked("store"):  # MLflow's first migration of a new SQLite store races with itself
+            mlflow.MlflowClient().search_experiments(max_results=1)  # creates the tables, once
     return mlflow.MlflowClient()
 
 
@@ -51,6 +55,26 @@ def checked(state: Path) -> None:
     from mlops import store
 
     store.check(state / "mlflow.db", state / "artifacts")
+
+
+@contextlib.contextmanager
+def gate_lock(name: str) -> Iterator[None]:
+    """Hold model ``name``'s gate lock (a file lock in the state folder): one process at a time reads
+    the champion, decides and moves the alias, so concurrent trains on this machine each compare with
+    the champion of their moment. Trains on other machines against one tracking server are not
+    serialized by it."""
+    with locked(f"gate-{name}"):
+        yield
+
+
+@contextlib.contextmanager
+def locked(label: str) -> Iterator[None]:
+    """Hold the state folder's file lock ``label`` (``<state>/locks/<label>.lock``)."""
+    folder = project.state_dir() / "locks"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{label}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def experiment_id(name: str) -> str:

@@ -63,3 +63,25 @@ def test_a_champion_that_cannot_be_scored_blocks_automatic_promotion():
     assert not decision.promote
     assert "could not be scored" in decision.reason
     assert "mlops promote" in decision.reason
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_metric_that_is_not_a_number_fails_the_gate_with_the_reason(value):
+    first = regression({"rmse": 1.0, "r2": value}, thresholds={"r2": 0.5})
+    assert not first.promote and first.reason.startswith(f"r2 is {value} on the test rows")
+    beats_anything = regression({"rmse": value, "r2": 0.9}, {"rmse": 2.0, "r2": 0.9})
+    assert not beats_anything.promote and "split.test_size" in beats_anything.reason
+    against = regression({"rmse": 1.0, "r2": 0.9}, {"rmse": value, "r2": 0.9})
+    assert not against.promote
+    assert against.reason.startswith(f"the champion's (version 3) rmse is {value}")
+
+
+def test_a_one_row_test_split_is_rejected_with_a_nan_reason(isolated_state):
+    from mlops.training import train_model
+
+    outcome = train_model(
+        "taxi-fare",
+        ["data=generated", "data.n_rows=400", "estimator.n_estimators=5", "split.test_size=1"],
+        echo=lambda _line: None,
+    )
+    assert not outcome.promoted and outcome.reason.startswith("r2 is nan on the test rows")

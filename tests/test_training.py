@@ -260,3 +260,47 @@ def test_a_store_that_fails_to_answer_is_an_error_never_no_champion(monkeypatch)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert str(registry.champion("credit-default").version) == "1"
     assert len(registry.client().search_model_versions("name='credit-default'")) == 1
+
+
+def test_concurrent_trains_end_with_the_best_passing_version_each_compared_with_its_moment():
+    """Moving the alias is a compare-and-set: without it the last train to finish took the alias."""
+    import subprocess
+    import sys
+
+    depths = [12, 2, 6, 4]
+    trains = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlops",
+                "train",
+                "taxi-fare",
+                "data=generated",
+                "data.n_rows=3000",
+                "estimator.n_estimators=20",
+                f"estimator.max_depth={depth}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for depth in depths
+    ]
+    for train in trains:
+        _, stderr = train.communicate(timeout=600)
+        assert train.returncode == 0, stderr
+    versions = registry.client().search_model_versions("name='taxi-fare'")
+    assert len(versions) == 4
+    tags = {str(v.version): v.tags for v in versions}
+    passing = {n: float(t["metric.rmse"]) for n, t in tags.items() if float(t["metric.r2"]) >= 0.7}
+    champion = str(registry.champion("taxi-fare").version)
+    assert champion == min(passing, key=passing.get)
+    history = registry.history("taxi-fare")
+    assert history[-1] == champion
+    for position, version in enumerate(history):  # each promotion beat the champion of its moment
+        assert tags[version]["compared_with_champion"] == (history[position - 1] if position else "none")
+        assert tags[version]["gate"] == "promoted"
+    for version in set(tags) - set(history):
+        assert tags[version]["gate"] == "rejected"
+        assert tags[version]["compared_with_champion"] in history

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import argparse
 
     import pandas as pd
+    from mlflow.entities.model_registry import ModelVersion
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
@@ -36,10 +37,18 @@ def run(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> Evaluation:
     """Score the candidate and the registered champion (if any) on ``test``. A champion that
     cannot be loaded or scored on these rows is reported in ``champion_error``."""
     from mlops import registry
+
+    return compared(cfg, Evaluation(score(cfg, pipeline, test)), registry.champion(cfg.name), test)
+
+
+def compared(
+    cfg: DictConfig, evaluation: Evaluation, champion: ModelVersion | None, test: pd.DataFrame
+) -> Evaluation:
+    """Return the candidate's ``evaluation`` with ``champion`` (None: no champion) scored on ``test``."""
+    from mlops import registry
     from mlops.errors import MlopsError
 
-    evaluation = Evaluation(score(cfg, pipeline, test))
-    champion = registry.champion(cfg.name)
+    evaluation = Evaluation(evaluation.metrics)
     if champion is None:
         return evaluation
     evaluation.champion_version = str(champion.version)
@@ -49,6 +58,17 @@ def run(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> Evaluation:
     except (MlopsError, KeyError, ValueError) as error:
         evaluation.champion_error = str(error).splitlines()[0]
     return evaluation
+
+
+def against_current(cfg: DictConfig, evaluation: Evaluation, test: pd.DataFrame) -> Evaluation:
+    """Return ``evaluation`` compared with the champion as it is now: when another version took the
+    alias since it was made (a concurrent train), that version is scored on ``test`` instead."""
+    from mlops import registry
+
+    champion = registry.champion(cfg.name)
+    if (str(champion.version) if champion else None) == evaluation.champion_version:
+        return evaluation
+    return compared(cfg, evaluation, champion, test)
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:

@@ -139,8 +139,9 @@ def run(
     overrides: Sequence[str] = (),
 ) -> Registration:
     """Register ``pipeline`` as a new version with signature, input example, monitoring baseline,
-    metrics and lineage; move the champion alias when the gate passes, else tag the version
-    rejected with the reason.
+    metrics and lineage; move the champion alias when the gate passes against the champion of that
+    moment (compare-and-set under ``registry.gate_lock``), else tag the version rejected with the
+    reason.
 
     The model folder is saved locally, logged as the ``model`` artifacts of the active run (or of a
     new ``register`` run) and registered from ``runs:/<run_id>/model``: the same run-artifact and
@@ -149,9 +150,10 @@ def run(
     import mlflow
 
     from mlops import registry
+    from mlops.steps.evaluate import against_current
 
-    decision = decide(cfg, evaluation)
-    with registry.answering(f"cannot register a version of '{cfg.name}'"):
+    failing = f"cannot register a version of '{cfg.name}'"
+    with registry.answering(failing):
         experiment = registry.experiment_id(cfg.name)
     active = mlflow.active_run()
     scope = nullcontext(active) if active else mlflow.start_run(experiment_id=experiment, run_name="register")
@@ -160,17 +162,21 @@ def run(
         save_model(cfg, pipeline, split.train, folder)
         record_baseline(cfg, pipeline, split, evaluation.metrics, folder)
         mlflow.log_artifacts(str(folder), artifact_path=MODEL_ARTIFACT_PATH)
-    tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
-    tags |= lineage_tags(cfg, split, overrides)
-    tags |= {
-        "compared_with_champion": evaluation.champion_version or "none",
-        "gate": "promoted" if decision.promote else "rejected",
-        "gate_reason": decision.reason,
-    }
     # a runs:/ source reads the same on every store: download_artifacts and Model.load resolve it, while
     # Model.load takes a local store's file:// artifact URI for a missing path
     source = f"runs:/{run.info.run_id}/{MODEL_ARTIFACT_PATH}"
-    with registry.answering(f"cannot register a version of '{cfg.name}'"):
+    # compare-and-set: under the model's gate lock the champion is read again, and a version that took
+    # the alias since evaluate (a concurrent train) is scored and compared with instead
+    with registry.gate_lock(cfg.name), registry.answering(failing):
+        evaluation = against_current(cfg, evaluation, split.test)
+        decision = decide(cfg, evaluation)
+        tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
+        tags |= lineage_tags(cfg, split, overrides)
+        tags |= {
+            "compared_with_champion": evaluation.champion_version or "none",
+            "gate": "promoted" if decision.promote else "rejected",
+            "gate_reason": decision.reason,
+        }
         version = registry.create_version(cfg.name, source, run.info.run_id, tags)
         if decision.promote:
             registry.make_champion(cfg.name, version)
