@@ -27,6 +27,8 @@ def decide(
     champion: Mapping[str, float] | None = None,
     champion_version: str | None = None,
     champion_error: str | None = None,
+    compared: Mapping[str, float] | None = None,
+    rows: str = "",
 ) -> Decision:
     """Promote when every absolute threshold holds and the candidate beats the champion's
     ``primary_metric`` by more than zero and at least ``min_improvement``.
@@ -36,6 +38,10 @@ def decide(
     thresholds is enough. A champion that could not be scored (``champion_error``) blocks the
     automatic move; the user decides with ``mlops promote``. A metric that is NaN or infinite (a test
     split too small to measure it) fails the gate, the candidate's and the champion's alike.
+
+    Thresholds apply to ``candidate`` (every test row); the comparison uses ``compared``, the
+    candidate's metrics on the rows the champion was scored on, when those differ, and the reason
+    ends with ``rows``, which says what they were.
     """
     for metric in dict.fromkeys([*thresholds, primary_metric]):
         if not math.isfinite(candidate[metric]):
@@ -59,15 +65,17 @@ def decide(
     if champion is None:
         return Decision(True, "passes every threshold and there is no champion yet")
     sign = 1 if metrics.higher_is_better(task, primary_metric) else -1
-    new, old = candidate[primary_metric], champion[primary_metric]
-    if not math.isfinite(old):
-        return Decision(
-            False,
-            f"the champion's (version {champion_version}) {primary_metric} is {old} on these test rows, so "
-            "the two cannot be compared; promote by hand with mlops promote if this version should serve",
-        )
+    new, old = (compared or candidate)[primary_metric], champion[primary_metric]
+    suffix = f" ({rows})" if rows else ""
+    for whose, value in ((f"the champion's (version {champion_version})", old), ("the candidate's", new)):
+        if not math.isfinite(value):
+            return Decision(
+                False,
+                f"{whose} {primary_metric} is {value} on the compared test rows, so the two cannot be "
+                f"compared{suffix}; promote by hand with mlops promote if this version should serve",
+            )
     improvement = sign * (new - old)
-    versus = f"{primary_metric} {new:.4g} vs champion (version {champion_version}) {old:.4g}"
+    versus = f"{primary_metric} {new:.4g} vs champion (version {champion_version}) {old:.4g}{suffix}"
     if improvement <= 0:
         return Decision(False, f"{versus}: does not beat the champion")
     if improvement < min_improvement:

@@ -73,7 +73,7 @@ def test_a_metric_that_is_not_a_number_fails_the_gate_with_the_reason(value):
     assert not beats_anything.promote and "split.test_size" in beats_anything.reason
     against = regression({"rmse": 1.0, "r2": 0.9}, {"rmse": value, "r2": 0.9})
     assert not against.promote
-    assert against.reason.startswith(f"the champion's (version 3) rmse is {value}")
+    assert against.reason.startswith(f"the champion's (version 3) rmse is {value} on the compared test rows")
 
 
 def test_a_one_row_test_split_is_rejected_with_a_nan_reason(isolated_state):

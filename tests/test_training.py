@@ -304,3 +304,33 @@ def test_concurrent_trains_end_with_the_best_passing_version_each_compared_with_
     for version in set(tags) - set(history):
         assert tags[version]["gate"] == "rejected"
         assert tags[version]["compared_with_champion"] in history
+
+
+def test_the_champion_is_compared_only_on_test_rows_it_did_not_train_on():
+    from mlops import overlap
+    from mlops.steps import prep
+
+    train()  # version 1, split seed 42
+    same = train(overrides=["estimator.n_estimators=30"])  # same split: every test row is fair
+    assert "test rows the champion did not train on" not in same.reason
+    other = train(overrides=["split.seed=7", "~evaluation.thresholds"])
+    cfg = catalog.load_config("credit-default", [*FAST, "split.seed=7"])
+    test = prep.run(cfg).test
+    columns, trained = overlap.read(registry.get_version("credit-default", "1"))
+    seen = int(np.isin(overlap.digests(test, columns), trained).sum())
+    assert 0 < seen < len(test)  # another seed: some of these test rows trained version 1
+    fair = len(test) - seen
+    expected = f"(on the {fair:,} test rows the champion did not train on ({seen:,} it trained on left out))"
+    assert expected in other.reason
+    tags = registry.get_version("credit-default", other.version).tags
+    assert tags["gate_reason"] == other.reason
+
+
+def test_a_champion_whose_training_rows_are_unknown_is_compared_on_every_row_and_says_so():
+    train()
+    champion = registry.get_version("credit-default", "1")
+    recorded = next((project.state_dir() / "artifacts").rglob("training_rows.npz"))
+    recorded.unlink()  # a version registered before the rows were recorded
+    outcome = train(overrides=["split.seed=7", "~evaluation.thresholds"])
+    assert "the champion's training rows are not recorded: compared on every test row" in outcome.reason
+    assert str(champion.version) == "1"

@@ -17,12 +17,18 @@ if TYPE_CHECKING:
 
 @dataclass
 class Evaluation:
-    """Test metrics of the candidate and of the champion it is compared with."""
+    """Test metrics of the candidate, and of the champion it is compared with on the test rows the
+    champion did not train on (``compared_rows`` of them, ``excluded_rows`` left out; the candidate's
+    metrics on those rows in ``compared_metrics`` when any were left out)."""
 
     metrics: dict[str, float]
     champion_version: str | None = None
     champion_metrics: dict[str, float] | None = None
     champion_error: str | None = None
+    compared_metrics: dict[str, float] | None = None
+    compared_rows: int | None = None
+    excluded_rows: int = 0
+    note: str = ""  # how the rows were chosen, when it could not be by the champion's training rows
 
 
 def score(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> dict[str, float]:
@@ -38,29 +44,53 @@ def run(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> Evaluation:
     cannot be loaded or scored on these rows is reported in ``champion_error``."""
     from mlops import registry
 
-    return compared(cfg, Evaluation(score(cfg, pipeline, test)), registry.champion(cfg.name), test)
+    evaluation = Evaluation(score(cfg, pipeline, test))
+    return compared(cfg, evaluation, pipeline, registry.champion(cfg.name), test)
 
 
 def compared(
-    cfg: DictConfig, evaluation: Evaluation, champion: ModelVersion | None, test: pd.DataFrame
+    cfg: DictConfig,
+    evaluation: Evaluation,
+    pipeline: Pipeline,
+    champion: ModelVersion | None,
+    test: pd.DataFrame,
 ) -> Evaluation:
-    """Return the candidate's ``evaluation`` with ``champion`` (None: no champion) scored on ``test``."""
-    from mlops import registry
+    """Return the candidate's ``evaluation`` with ``champion`` (None: no champion) scored on the rows
+    of ``test`` it did not train on (see ``mlops.overlap``), the candidate too when rows were left out."""
+    from mlops import overlap, registry
     from mlops.errors import MlopsError
 
     evaluation = Evaluation(evaluation.metrics)
     if champion is None:
         return evaluation
     evaluation.champion_version = str(champion.version)
+    recorded = overlap.read(champion)
+    fresh = overlap.unseen(test, recorded) if recorded else None
+    if fresh is None:
+        evaluation.note = "the champion's training rows are not recorded: compared on every test row"
+        rows = test
+    else:
+        rows = test[fresh]
+        evaluation.excluded_rows = len(test) - len(rows)
+    evaluation.compared_rows = len(rows)
+    if rows.empty:
+        evaluation.champion_error = (
+            f"it trained on every one of the {len(test)} test rows, so none is fair to compare on"
+        )
+        return evaluation
     try:
         champion_pipeline = registry.load(champion, cfg.serialization.trusted_types)
-        evaluation.champion_metrics = score(cfg, champion_pipeline, test)
+        evaluation.champion_metrics = score(cfg, champion_pipeline, rows)
     except (MlopsError, KeyError, ValueError) as error:
         evaluation.champion_error = str(error).splitlines()[0]
+    if evaluation.excluded_rows:
+        evaluation.compared_metrics = score(cfg, pipeline, rows)
     return evaluation
 
 
-def against_current(cfg: DictConfig, evaluation: Evaluation, test: pd.DataFrame) -> Evaluation:
+def against_current(
+    cfg: DictConfig, evaluation: Evaluation, pipeline: Pipeline, test: pd.DataFrame
+) -> Evaluation:
     """Return ``evaluation`` compared with the champion as it is now: when another version took the
     alias since it was made (a concurrent train), that version is scored on ``test`` instead."""
     from mlops import registry
@@ -68,7 +98,7 @@ def against_current(cfg: DictConfig, evaluation: Evaluation, test: pd.DataFrame)
     champion = registry.champion(cfg.name)
     if (str(champion.version) if champion else None) == evaluation.champion_version:
         return evaluation
-    return compared(cfg, evaluation, champion, test)
+    return compared(cfg, evaluation, pipeline, champion, test)
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:

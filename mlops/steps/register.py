@@ -52,6 +52,8 @@ def decide(cfg: DictConfig, evaluation: Evaluation) -> gate.Decision:
     return gate.decide(
         cfg.task,
         evaluation.metrics,
+        compared=evaluation.compared_metrics,
+        rows=rows_note(evaluation),
         primary_metric=cfg.evaluation.primary_metric,
         thresholds=dict(cfg.evaluation.get("thresholds") or {}),
         min_improvement=cfg.evaluation.get("min_improvement", 0.0),
@@ -59,6 +61,18 @@ def decide(cfg: DictConfig, evaluation: Evaluation) -> gate.Decision:
         champion_version=evaluation.champion_version,
         champion_error=evaluation.champion_error,
     )
+
+
+def rows_note(evaluation: Evaluation) -> str:
+    """Return which test rows candidate and champion were compared on, for the gate's reason."""
+    if evaluation.note:
+        return evaluation.note
+    if evaluation.excluded_rows:
+        return (
+            f"on the {evaluation.compared_rows:,} test rows the champion did not train on "
+            f"({evaluation.excluded_rows:,} it trained on left out)"
+        )
+    return ""
 
 
 def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str]) -> dict[str, str]:
@@ -149,7 +163,8 @@ def run(
     routes, which Azure ML's tracking server does not have."""
     import mlflow
 
-    from mlops import registry
+    from mlops import overlap, registry
+    from mlops.features import feature_columns
     from mlops.steps.evaluate import against_current
 
     failing = f"cannot register a version of '{cfg.name}'"
@@ -161,6 +176,7 @@ def run(
         folder = Path(temporary) / MODEL_ARTIFACT_PATH
         save_model(cfg, pipeline, split.train, folder)
         record_baseline(cfg, pipeline, split, evaluation.metrics, folder)
+        overlap.write(split.train, [*feature_columns(cfg), cfg.schema.target], folder)
         mlflow.log_artifacts(str(folder), artifact_path=MODEL_ARTIFACT_PATH)
     # a runs:/ source reads the same on every store: download_artifacts and Model.load resolve it, while
     # Model.load takes a local store's file:// artifact URI for a missing path
@@ -168,7 +184,7 @@ def run(
     # compare-and-set: under the model's gate lock the champion is read again, and a version that took
     # the alias since evaluate (a concurrent train) is scored and compared with instead
     with registry.gate_lock(cfg.name), registry.answering(failing):
-        evaluation = against_current(cfg, evaluation, split.test)
+        evaluation = against_current(cfg, evaluation, pipeline, split.test)
         decision = decide(cfg, evaluation)
         tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
         tags |= lineage_tags(cfg, split, overrides)
