@@ -126,6 +126,18 @@ def check_config(name: str, cfg: DictConfig) -> None:
             "evaluation.primary_metric",
             f"is '{cfg.evaluation.get('primary_metric')}'; allowed for {cfg.task}: {', '.join(known)}",
         )
+    checks = {
+        "confidence": (
+            lambda v: isinstance(v, float) and 0 < v < 1,
+            "must be a level between 0 and 1, e.g. 0.95",
+        ),
+        "resamples": (lambda v: type(v) is int and v >= 100, "must be a whole number of at least 100"),
+        "min_test_rows": (lambda v: type(v) is int and v >= 1, "must be a whole number of at least 1"),
+    }
+    for key, (valid, rule) in checks.items():
+        value = cfg.evaluation.get(key)
+        if value is not None and not valid(value):
+            fail(f"evaluation.{key}", f"is {value!r}; it {rule}")
     for metric in cfg.evaluation.get("thresholds") or {}:
         if metric not in known:
             fail(

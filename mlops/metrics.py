@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
@@ -33,40 +35,67 @@ def higher_is_better(task: str, metric: str) -> bool:
     return DIRECTIONS[task][metric]
 
 
+@dataclass
+class Outputs:
+    """What a fitted pipeline says about test rows: its predictions and, for a classifier, its class
+    probabilities (columns in ``classes`` order)."""
+
+    predicted: np.ndarray
+    probabilities: np.ndarray | None = None
+    classes: list | None = None
+
+    def take(self, rows: np.ndarray) -> Outputs:
+        """Return the outputs of ``rows`` (positions, repeats allowed)."""
+        probabilities = None if self.probabilities is None else self.probabilities[rows]
+        return Outputs(self.predicted[rows], probabilities, self.classes)
+
+
+def outputs(task: str, pipeline: Pipeline, features: pd.DataFrame) -> Outputs:
+    """Return a fitted pipeline's outputs on ``features``."""
+    if task == "regression":
+        return Outputs(pipeline.predict(features))
+    return Outputs(pipeline.predict(features), pipeline.predict_proba(features), list(pipeline.classes_))
+
+
 def compute(task: str, pipeline: Pipeline, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
     """Score a fitted pipeline on held-out rows; return every metric of the task."""
+    import numpy as np
+
+    found, truth = outputs(task, pipeline, features), np.asarray(target)
+    return {name: measure(task, name, found, truth) for name in names(task)}
+
+
+def measure(task: str, name: str, found: Outputs, target: np.ndarray) -> float:
+    """Return metric ``name`` of ``found`` outputs against ``target``."""
     from sklearn import metrics
 
-    predicted = pipeline.predict(features)
+    predicted = found.predicted
     if task == "regression":
-        return {
-            "rmse": float(metrics.root_mean_squared_error(target, predicted)),
-            "mae": float(metrics.mean_absolute_error(target, predicted)),
-            "mape": float(metrics.mean_absolute_percentage_error(target, predicted)),
-            "r2": float(metrics.r2_score(target, predicted)),
+        regression = {
+            "rmse": metrics.root_mean_squared_error,
+            "mae": metrics.mean_absolute_error,
+            "mape": metrics.mean_absolute_percentage_error,
+            "r2": metrics.r2_score,
         }
-    classes = list(pipeline.classes_)
-    probabilities = pipeline.predict_proba(features)
-    if len(classes) == 2:
-        positive = classes[1]
-        averaging = {"average": "binary", "pos_label": positive}
-        scores = probabilities[:, 1]
-        auc = metrics.roc_auc_score(target == positive, scores)
-        precision_recall = metrics.average_precision_score(target == positive, scores)
-    else:
-        from sklearn.preprocessing import label_binarize
+        return float(regression[name](target, predicted))
+    classes, probabilities = found.classes, found.probabilities
+    binary = len(classes) == 2
+    averaging = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
+    if name in ("precision", "recall", "f1"):
+        return float(getattr(metrics, f"{name}_score")(target, predicted, zero_division=0, **averaging))
+    if name == "accuracy":
+        return float(metrics.accuracy_score(target, predicted))
+    if name == "log_loss":
+        return float(metrics.log_loss(target, probabilities, labels=classes))
+    if binary:
+        ranking = metrics.roc_auc_score if name == "roc_auc" else metrics.average_precision_score
+        return float(ranking(target == classes[1], probabilities[:, 1]))
+    if name == "roc_auc":
+        return float(metrics.roc_auc_score(target, probabilities, multi_class="ovr", labels=classes))
+    from sklearn.preprocessing import label_binarize
 
-        averaging = {"average": "macro"}
-        auc = metrics.roc_auc_score(target, probabilities, multi_class="ovr", labels=classes)
-        precision_recall = metrics.average_precision_score(
+    return float(
+        metrics.average_precision_score(
             label_binarize(target, classes=classes), probabilities, average="macro"
         )
-    return {
-        "accuracy": float(metrics.accuracy_score(target, predicted)),
-        "precision": float(metrics.precision_score(target, predicted, zero_division=0, **averaging)),
-        "recall": float(metrics.recall_score(target, predicted, zero_division=0, **averaging)),
-        "f1": float(metrics.f1_score(target, predicted, zero_division=0, **averaging)),
-        "roc_auc": float(auc),
-        "average_precision": float(precision_recall),
-        "log_loss": float(metrics.log_loss(target, probabilities, labels=classes)),
-    }
+    )

@@ -25,17 +25,22 @@ class Outcome:
 
     name: str
     version: str
-    promoted: bool
+    verdict: str  # the gate's: promote, reject or investigate
     reason: str
     metrics: dict[str, float]
     overrides: list[str]
+
+    @property
+    def promoted(self) -> bool:
+        """Return whether the version became the champion."""
+        return self.verdict == "promote"
 
     def as_dict(self) -> dict[str, object]:
         """Return the registration as ``mlops train --json`` reports it."""
         from mlops import gate
         from mlops.steps.register import Registration
 
-        return Registration(self.version, gate.Decision(self.promoted, self.reason)).as_dict(self.name)
+        return Registration(self.version, gate.Decision(self.verdict, self.reason)).as_dict(self.name)
 
 
 def expand(overrides: Sequence[str], multirun: bool) -> list[list[str]]:
@@ -167,7 +172,7 @@ def train_model(
     import mlflow
     from omegaconf import OmegaConf
 
-    from mlops import registry
+    from mlops import gate, registry
     from mlops.steps import evaluate, register, train
 
     registry.check_store()  # a damaged or locked store stops the run before any step
@@ -191,12 +196,12 @@ def train_model(
             )
         echo(f"{name}: evaluate  {describe(evaluation, cfg.evaluation.primary_metric)}")
         result = register.run(cfg, pipeline, split, evaluation, best)
-        mlflow.set_tag("mlops.gate", "promoted" if result.decision.promote else "rejected")
-    verdict = "is the champion" if result.decision.promote else "is not promoted"
+        mlflow.set_tag("mlops.gate", gate.TAGS[result.decision.verdict])
+    verdict = gate.SAID[result.decision.verdict]
     echo(
         f"{name}: register  version {result.version} {verdict}: {result.decision.reason} "
         f"(run {run.info.run_id})"
     )
     return Outcome(
-        name, result.version, result.decision.promote, result.decision.reason, evaluation.metrics, list(best)
+        name, result.version, result.decision.verdict, result.decision.reason, evaluation.metrics, list(best)
     )

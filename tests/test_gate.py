@@ -3,18 +3,30 @@
 import pytest
 
 from mlops.gate import decide
+from mlops.uncertainty import Interval
 
 
-def regression(candidate, champion=None, *, thresholds=None, margin=0.0, error=None):
+def around(champion, candidate, metric="rmse", spread=0.05, rows=500):
+    """The interval of a candidate's improvement: its point value, give or take ``spread``."""
+    if champion is None:
+        return None
+    sign = -1 if metric == "rmse" else 1
+    estimate = sign * (candidate[metric] - champion[metric])
+    return Interval(estimate, estimate - spread, estimate + spread, 0.95, 1000, rows)
+
+
+def regression(candidate, champion=None, *, thresholds=None, margin=0.0, error=None, spread=0.05, rows=500):
     return decide(
         "regression",
         candidate,
         primary_metric="rmse",
         thresholds=thresholds or {},
         min_improvement=margin,
+        min_test_rows=50,
         champion=champion,
         champion_version="3" if champion or error else None,
         champion_error=error,
+        interval=around(champion, candidate, spread=spread, rows=rows),
     )
 
 
@@ -42,27 +54,45 @@ def test_thresholds_apply_even_when_the_candidate_beats_the_champion():
 
 
 @pytest.mark.parametrize(
-    ("candidate", "margin", "promote"),
-    [(1.9, 0.0, True), (2.0, 0.0, False), (2.1, 0.0, False), (1.95, 0.1, False), (1.85, 0.1, True)],
+    ("candidate", "margin", "verdict"),
+    [
+        (1.9, 0.0, "promote"),  # interval [0.05, 0.15]: wholly better
+        (1.97, 0.0, "investigate"),  # [-0.02, 0.08]: straddles zero
+        (2.0, 0.0, "investigate"),  # [-0.05, 0.05]
+        (2.1, 0.0, "reject"),  # [-0.15, -0.05]: wholly worse
+        (2.06, 0.0, "reject"),  # [-0.11, -0.01]: worse on every resample
+        (1.8, 0.1, "promote"),  # [0.15, 0.25]: clear of the margin
+        (1.88, 0.1, "investigate"),  # [0.07, 0.17]: better, but not surely by the margin
+    ],
 )
-def test_lower_is_better_primary_metric_must_improve_by_the_margin(candidate, margin, promote):
+def test_the_interval_of_the_improvement_decides(candidate, margin, verdict):
     decision = regression({"rmse": candidate, "r2": 0.9}, {"rmse": 2.0, "r2": 0.9}, margin=margin)
-    assert decision.promote is promote
-    assert "champion (version 3) 2" in decision.reason
+    assert decision.verdict == verdict, decision.reason
+    assert decision.promote is (verdict == "promote")
+    assert "vs champion (version 3) 2" in decision.reason and "95% interval [" in decision.reason
+    if verdict == "investigate":
+        assert "mlops promote" in decision.reason
+
+
+def test_too_few_compared_rows_leave_it_to_a_person():
+    decision = regression({"rmse": 1.0, "r2": 0.9}, {"rmse": 2.0, "r2": 0.9}, rows=20)
+    assert decision.verdict == "investigate"
+    assert "only 20 test rows to compare on, fewer than evaluation.min_test_rows 50" in decision.reason
 
 
 def test_higher_is_better_primary_metric():
     common = {"primary_metric": "roc_auc", "thresholds": {}, "min_improvement": 0.01, "champion_version": "1"}
-    assert decide("classification", {"roc_auc": 0.92}, champion={"roc_auc": 0.9}, **common).promote
-    assert not decide("classification", {"roc_auc": 0.905}, champion={"roc_auc": 0.9}, **common).promote
-    assert not decide("classification", {"roc_auc": 0.8}, champion={"roc_auc": 0.9}, **common).promote
 
+    def verdict(candidate):
+        interval = around({"roc_auc": 0.9}, {"roc_auc": candidate}, "roc_auc", spread=0.005)
+        decision = decide(
+            "classification", {"roc_auc": candidate}, champion={"roc_auc": 0.9}, interval=interval, **common
+        )
+        return decision.verdict
 
-def test_a_champion_that_cannot_be_scored_blocks_automatic_promotion():
-    decision = regression({"rmse": 1.0, "r2": 0.9}, error="columns missing: ['x']")
-    assert not decision.promote
-    assert "could not be scored" in decision.reason
-    assert "mlops promote" in decision.reason
+    assert verdict(0.92) == "promote"
+    assert verdict(0.912) == "investigate"
+    assert verdict(0.8) == "reject"
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
@@ -72,7 +102,7 @@ def test_a_metric_that_is_not_a_number_fails_the_gate_with_the_reason(value):
     beats_anything = regression({"rmse": value, "r2": 0.9}, {"rmse": 2.0, "r2": 0.9})
     assert not beats_anything.promote and "split.test_size" in beats_anything.reason
     against = regression({"rmse": 1.0, "r2": 0.9}, {"rmse": value, "r2": 0.9})
-    assert not against.promote
+    assert against.verdict == "investigate"
     assert against.reason.startswith(f"the champion's (version 3) rmse is {value} on the compared test rows")
 
 

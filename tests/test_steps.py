@@ -59,6 +59,7 @@ def test_steps_chain_from_prep_to_register(tmp_path):
         "model": "breast-cancer",
         "version": "1",
         "champion": True,
+        "verdict": "promote",
         "reason": registered.stdout.split("champion: ", 1)[1].strip(),
     }
 

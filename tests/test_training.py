@@ -1,5 +1,6 @@
 """``mlops train`` end to end on MLflow's real SQLite store: register, gate, sweep, promote, roll back."""
 
+import re
 import socket
 from pathlib import Path
 
@@ -334,3 +335,42 @@ def test_a_champion_whose_training_rows_are_unknown_is_compared_on_every_row_and
     outcome = train(overrides=["split.seed=7", "~evaluation.thresholds"])
     assert "the champion's training rows are not recorded: compared on every test row" in outcome.reason
     assert str(champion.version) == "1"
+
+
+def interval_of(reason: str) -> tuple[float, float]:
+    found = re.search(r"95% interval \[([-+0-9.e]+), ([-+0-9.e]+)\]", reason)
+    assert found, reason
+    return float(found.group(1)), float(found.group(2))
+
+
+def test_a_clearly_better_retrain_is_promoted_and_a_seed_only_one_is_left_to_a_person():
+    def taxi(*overrides):
+        return train("taxi-fare", ["data.n_rows=3000", "~evaluation.thresholds", *overrides])
+
+    weak = taxi("estimator.n_estimators=3", "estimator.max_depth=2")
+    assert weak.promoted
+    stronger = taxi()  # 20 trees of depth 12
+    assert stronger.promoted, stronger.reason
+    assert interval_of(stronger.reason)[0] > 0  # the whole interval on the better side
+    reseeded = taxi("estimator.random_state=1")
+    assert reseeded.verdict == "investigate", reseeded.reason
+    low, high = interval_of(reseeded.reason)
+    assert low < 0 < high and "mlops promote" in reseeded.reason
+    assert registry.get_version("taxi-fare", reseeded.version).tags["gate"] == "investigate"
+    assert str(registry.champion("taxi-fare").version) == stronger.version
+
+
+def test_the_bootstrap_is_paired_and_seeded():
+    from mlops.metrics import Outputs
+    from mlops.uncertainty import improvement
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=400)
+    close = Outputs(target + rng.normal(scale=0.5, size=400))
+    same = improvement("regression", "rmse", target, close, close, level=0.9, resamples=200, seed=3)
+    assert (same.estimate, same.low, same.high) == (0, 0, 0)  # paired: identical outputs never differ
+    better = Outputs(target + rng.normal(scale=0.2, size=400))
+    first = improvement("regression", "rmse", target, better, close, level=0.9, resamples=200, seed=3)
+    again = improvement("regression", "rmse", target, better, close, level=0.9, resamples=200, seed=3)
+    assert first == again and 0 < first.low < first.estimate < first.high
+    assert str(first).startswith(f"{first.estimate:+.4g}, 90% interval [")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops import gate
 from mlops.azureml import render, validate
 from mlops.errors import MlopsError
 
@@ -233,7 +234,7 @@ def registration(plan: Plan, client: Any, job: Any, echo: Echo) -> dict[str, Any
                 "see the register step's log in the studio"
             )
         found = json.loads(file.read_text())
-    verdict = "is the champion" if found["champion"] else "is not promoted"
+    verdict = gate.SAID[found.get("verdict") or ("promote" if found["champion"] else "reject")]
     echo(f"{plan.cfg.name}: version {found['version']} {verdict}: {found['reason']}")
     return found
 

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 
+CONFIDENCE = 0.95  # evaluation.confidence: the level of the improvement's interval
+RESAMPLES = 1000  # evaluation.resamples: bootstrap resamples of the compared test rows
+
+
 @dataclass
 class Evaluation:
     """Test metrics of the candidate, and of the champion it is compared with on the test rows the
@@ -29,6 +33,7 @@ class Evaluation:
     compared_rows: int | None = None
     excluded_rows: int = 0
     note: str = ""  # how the rows were chosen, when it could not be by the champion's training rows
+    interval: dict[str, float] | None = None  # the improvement's paired bootstrap (mlops.uncertainty)
 
 
 def score(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> dict[str, float]:
@@ -57,8 +62,9 @@ def compared(
 ) -> Evaluation:
     """Return the candidate's ``evaluation`` with ``champion`` (None: no champion) scored on the rows
     of ``test`` it did not train on (see ``mlops.overlap``), the candidate too when rows were left out."""
-    from mlops import overlap, registry
+    from mlops import metrics, overlap, registry, uncertainty
     from mlops.errors import MlopsError
+    from mlops.features import feature_columns
 
     evaluation = Evaluation(evaluation.metrics)
     if champion is None:
@@ -78,13 +84,29 @@ def compared(
             f"it trained on every one of the {len(test)} test rows, so none is fair to compare on"
         )
         return evaluation
+    features, target = rows[feature_columns(cfg)], rows[cfg.schema.target].to_numpy()
     try:
         champion_pipeline = registry.load(champion, cfg.serialization.trusted_types)
-        evaluation.champion_metrics = score(cfg, champion_pipeline, rows)
+        theirs = metrics.outputs(cfg.task, champion_pipeline, features)
     except (MlopsError, KeyError, ValueError) as error:
         evaluation.champion_error = str(error).splitlines()[0]
+        return evaluation
+    ours = metrics.outputs(cfg.task, pipeline, features)
+    names = metrics.names(cfg.task)
+    evaluation.champion_metrics = {name: metrics.measure(cfg.task, name, theirs, target) for name in names}
     if evaluation.excluded_rows:
-        evaluation.compared_metrics = score(cfg, pipeline, rows)
+        evaluation.compared_metrics = {name: metrics.measure(cfg.task, name, ours, target) for name in names}
+    settings = cfg.evaluation
+    evaluation.interval = uncertainty.improvement(
+        cfg.task,
+        settings.primary_metric,
+        target,
+        ours,
+        theirs,
+        level=settings.get("confidence", CONFIDENCE),
+        resamples=settings.get("resamples", RESAMPLES),
+        seed=cfg.split.seed,
+    ).as_dict()
     return evaluation
 
 

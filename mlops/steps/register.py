@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 REGISTRATION_FILE = "registration.json"
 # the folder of the run's artifacts that holds the model: the version's source is runs:/<run_id>/model
 MODEL_ARTIFACT_PATH = "model"
+MIN_TEST_ROWS = 50  # evaluation.min_test_rows: fewer compared rows than this leave the gate undecided
 
 
 @dataclass
@@ -43,20 +44,25 @@ class Registration:
             "model": name,
             "version": self.version,
             "champion": self.decision.promote,
+            "verdict": self.decision.verdict,
             "reason": self.decision.reason,
         }
 
 
 def decide(cfg: DictConfig, evaluation: Evaluation) -> gate.Decision:
     """Apply the model's evaluation settings to the candidate and champion metrics."""
+    from mlops.uncertainty import Interval
+
     return gate.decide(
         cfg.task,
         evaluation.metrics,
         compared=evaluation.compared_metrics,
+        interval=Interval(**evaluation.interval) if evaluation.interval else None,
         rows=rows_note(evaluation),
         primary_metric=cfg.evaluation.primary_metric,
         thresholds=dict(cfg.evaluation.get("thresholds") or {}),
         min_improvement=cfg.evaluation.get("min_improvement", 0.0),
+        min_test_rows=cfg.evaluation.get("min_test_rows", MIN_TEST_ROWS),
         champion=evaluation.champion_metrics,
         champion_version=evaluation.champion_version,
         champion_error=evaluation.champion_error,
@@ -154,8 +160,8 @@ def run(
 ) -> Registration:
     """Register ``pipeline`` as a new version with signature, input example, monitoring baseline,
     metrics and lineage; move the champion alias when the gate passes against the champion of that
-    moment (compare-and-set under ``registry.gate_lock``), else tag the version rejected with the
-    reason.
+    moment (compare-and-set under ``registry.gate_lock``); the version's ``gate`` tag says promoted,
+    rejected or investigate, ``gate_reason`` why.
 
     The model folder is saved locally, logged as the ``model`` artifacts of the active run (or of a
     new ``register`` run) and registered from ``runs:/<run_id>/model``: the same run-artifact and
@@ -190,7 +196,7 @@ def run(
         tags |= lineage_tags(cfg, split, overrides)
         tags |= {
             "compared_with_champion": evaluation.champion_version or "none",
-            "gate": "promoted" if decision.promote else "rejected",
+            "gate": gate.TAGS[decision.verdict],
             "gate_reason": decision.reason,
         }
         version = registry.create_version(cfg.name, source, run.info.run_id, tags)
@@ -207,7 +213,7 @@ def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
     evaluation = Evaluation(**json.loads((args.evaluation / "evaluation.json").read_text()))
     pipeline = modelio.load(args.model_dir, cfg.serialization.trusted_types, cfg.name)
     result = run(cfg, pipeline, prep.read(args.data), evaluation, args.overrides)
-    verdict = "champion" if result.decision.promote else "rejected"
+    verdict = {"promote": "champion", "reject": "rejected"}.get(result.decision.verdict, "investigate")
     print(f"{cfg.name}: version {result.version} {verdict}: {result.decision.reason}")
     if args.output:
         args.output.mkdir(parents=True, exist_ok=True)
