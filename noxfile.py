@@ -151,13 +151,14 @@ def infra(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Measure online and batch scoring, hostile input and the drift monitor against their peers
-    (figures side by side, not pass/fail)."""
+    """Measure online and batch scoring, hostile input, the gate's bootstrap and the drift monitor
+    against their peers (figures side by side, not pass/fail)."""
     isolate(session)
     # Evidently is installed here only, never a dependency of mlops; 0.7 does not import under pandas 3
     # the Azure extra and uv: benchmarks/online.py runs azmlinfsrv as Azure runs it (tests/azure_runtime.py)
     session.install("-e", ".[test,azure]", "evidently==0.7.*", "pandas<3", "uv")
     session.run("python", "benchmarks/online.py")
     session.run("python", "benchmarks/hostile.py")
+    session.run("python", "benchmarks/gate.py")
     session.run("python", "benchmarks/batch.py")
     session.run("python", "benchmarks/monitor.py", "--rows", "250000", "1000000")

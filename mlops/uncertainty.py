@@ -60,13 +60,21 @@ def improvement(
     from sklearn.exceptions import UndefinedMetricWarning
 
     sign = 1 if metrics.higher_is_better(task, metric) else -1
-
-    def difference(rows: np.ndarray | slice) -> float:
-        ours = metrics.measure(task, metric, candidate.take(rows), target[rows])
-        theirs = metrics.measure(task, metric, champion.take(rows), target[rows])
-        return sign * (ours - theirs)
-
     count = len(target)
+    if metric == "roc_auc" and candidate.classes is not None and len(candidate.classes) == 2:
+        positive = (target == candidate.classes[1]).astype(float)
+        ours, theirs = (Ranked(found.probabilities[:, 1], positive) for found in (candidate, champion))
+
+        def difference(rows: np.ndarray) -> float:
+            weights = np.bincount(rows, minlength=count).astype(float)
+            return sign * (ours.auc(weights) - theirs.auc(weights))
+    else:
+
+        def difference(rows: np.ndarray) -> float:
+            ours = metrics.measure(task, metric, candidate.take(rows), target[rows])
+            theirs = metrics.measure(task, metric, champion.take(rows), target[rows])
+            return sign * (ours - theirs)
+
     generator = np.random.default_rng(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
@@ -78,3 +86,26 @@ def improvement(
         return Interval(estimate, float("nan"), float("nan"), level, resamples, count)
     low, high = np.quantile(drawn, [(1 - level) / 2, (1 + level) / 2])
     return Interval(float(estimate), float(low), float(high), level, resamples, count)
+
+
+class Ranked:
+    """A binary classifier's scores ranked once, so the ROC AUC of any resample of its rows (given
+    as a count per row) takes two weighted counts instead of a sort: the Mann-Whitney form, ties
+    counting one half, which is what scikit-learn's ``roc_auc_score`` computes."""
+
+    def __init__(self, scores: np.ndarray, positive: np.ndarray):
+        import numpy as np
+
+        levels, self.groups = np.unique(scores, return_inverse=True)
+        self.levels = len(levels)
+        self.positive = positive
+
+    def auc(self, weights: np.ndarray) -> float:
+        """Return the ROC AUC of the rows counted ``weights`` times each (NaN with one class)."""
+        import numpy as np
+
+        positives = np.bincount(self.groups, weights * self.positive, self.levels)
+        negatives = np.bincount(self.groups, weights * (1 - self.positive), self.levels)
+        below = np.cumsum(negatives) - negatives
+        pairs = positives.sum() * negatives.sum()
+        return float((positives * (below + negatives / 2)).sum() / pairs) if pairs else float("nan")

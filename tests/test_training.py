@@ -374,3 +374,19 @@ def test_the_bootstrap_is_paired_and_seeded():
     again = improvement("regression", "rmse", target, better, close, level=0.9, resamples=200, seed=3)
     assert first == again and 0 < first.low < first.estimate < first.high
     assert str(first).startswith(f"{first.estimate:+.4g}, 90% interval [")
+
+
+def test_the_bootstrap_auc_of_a_resample_is_scikit_learns():
+    from sklearn.metrics import roc_auc_score
+
+    from mlops.uncertainty import Ranked
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 2000)
+    scores = np.round(rng.random(2000) * 0.7 + labels * 0.3, 2)  # rounded: many ties
+    ranked = Ranked(scores, labels.astype(float))
+    for _ in range(20):
+        rows = rng.integers(0, 2000, 2000)
+        weights = np.bincount(rows, minlength=2000).astype(float)
+        assert ranked.auc(weights) == pytest.approx(roc_auc_score(labels[rows], scores[rows]), abs=1e-12)
+    assert np.isnan(ranked.auc((labels == 1).astype(float)))  # one class drawn: undefined
