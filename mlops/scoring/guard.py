@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-FLOAT32_MAX = 3.4028234663852886e38
+from mlops.scoring.contract import FLOAT32_MAX
+
 FLOAT32_MODULES = ("xgboost", "lightgbm")  # libraries whose estimators compute in float32 as well
 
 
