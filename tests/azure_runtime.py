@@ -10,6 +10,7 @@ scoring script's folder, ``AZUREML_ENTRY_SCRIPT`` its file name.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -114,7 +115,10 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
     """Send one request; return status, parsed JSON answer (or text) and headers (lower-case names)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request(method, path, body=body, headers=headers or {})
+        # A server may answer from the headers alone (413 from Content-Length) and close before the
+        # body is sent: its answer is still waiting to be read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         raw = response.read()
         try:
