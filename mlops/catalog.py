@@ -93,7 +93,7 @@ def check_config(name: str, cfg: DictConfig) -> None:
     """Raise MlopsError naming the key and the file when the composed config is unusable."""
     from omegaconf import OmegaConf
 
-    from mlops import metrics
+    from mlops import cost, metrics, slices
 
     where = config_file(name)
 
@@ -143,3 +143,17 @@ def check_config(name: str, cfg: DictConfig) -> None:
             fail(
                 f"evaluation.thresholds.{metric}", f"is not a {cfg.task} metric; allowed: {', '.join(known)}"
             )
+    for key, bound in (cfg.evaluation.get("cost") or {}).items():
+        if key not in cost.BOUNDS:
+            fail(f"evaluation.cost.{key}", f"is not a cost; allowed: {', '.join(cost.BOUNDS)}")
+        if bound is not None and (
+            isinstance(bound, bool) or not isinstance(bound, int | float) or bound <= 0
+        ):
+            fail(
+                f"evaluation.cost.{key}",
+                f"is {bound!r}; it must be a ratio above 0 (1.5: at most 1.5x the champion's) or null",
+            )
+    try:
+        slices.declared(cfg)
+    except MlopsError as error:
+        raise MlopsError(f"{where}: {error}") from None

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -242,6 +243,49 @@ def rollback(name: str, reason: str) -> None:
     catalog.model_dir(name)
     demoted, restored = registry.rollback(name, reason)
     click.echo(f"{name}: version {restored} is the champion again (version {demoted} rolled back)")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the moves as JSON.")
+def history(name: str, as_json: bool) -> None:
+    """Show every move of NAME's aliases, oldest first: when, to and from which version, who and why."""
+    from mlops import catalog, registry
+
+    catalog.model_dir(name)
+    registry.get_model(name)
+    moves = registry.moves(name)
+    if as_json:
+        click.echo(json.dumps(moves, indent=2))
+        return
+    if not moves:
+        click.echo(f"{name}: no alias has moved yet")
+        return
+    fields = ("at", "alias", "version", "previous", "action", "by", "reason")
+    echo_table(
+        ("when", "alias", "to", "from", "action", "by", "why"),
+        [[str(move.get(key) or "-") for key in fields] for move in moves],
+    )
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version", required=False)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for card.json, card.md and card.html [default: .mlops/cards/NAME/version-VERSION].",
+)
+def card(name: str, version: str | None, output: Path | None) -> None:
+    """Write the model card of VERSION of NAME (default the champion) as JSON, Markdown and HTML."""
+    from mlops import card as cards
+    from mlops import catalog, project, registry
+
+    catalog.model_dir(name)
+    found = registry.find_version(name, version, registry.CHAMPION)
+    folder = output or project.state_dir() / "cards" / name / f"version-{found.version}"
+    for path in cards.write(cards.build(found), folder):
+        click.echo(str(path))
 
 
 @cli.command()

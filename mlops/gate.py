@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from mlops import cost as costs
 from mlops import metrics
 from mlops.uncertainty import Interval
 
@@ -45,6 +47,9 @@ def decide(
     compared: Mapping[str, float] | None = None,
     interval: Interval | None = None,
     rows: str = "",
+    slices: Sequence[Mapping[str, Any]] = (),
+    cost: Mapping[str, Mapping[str, float] | None] | None = None,
+    cost_bounds: Mapping[str, float] | None = None,
 ) -> Decision:
     """Decide on thresholds, then on the paired ``interval`` of the improvement over the champion.
 
@@ -59,6 +64,11 @@ def decide(
     Thresholds apply to ``candidate`` (every test row); the comparison uses ``compared``, the
     candidate's metrics on the rows the champion was scored on, when those differ, and the reason
     ends with ``rows``, which says what they were.
+
+    A candidate that would otherwise be promoted or investigated is rejected when it is worse than
+    the champion beyond its tolerance on a gated slice (``slices``, see ``mlops.slices``), or when
+    the candidate's ``cost`` (its figures and the champion's, see ``mlops.cost``) is more times the
+    champion's than a bound of ``cost_bounds`` allows (``evaluation.cost``; a null bound is not gated).
     """
     for metric in dict.fromkeys([*thresholds, primary_metric]):
         if not math.isfinite(candidate[metric]):
@@ -94,14 +104,33 @@ def decide(
     versus = f"{primary_metric} {new:.4g} vs champion (version {champion_version}) {old:.4g}{suffix}"
     if interval is None or not (math.isfinite(interval.low) and math.isfinite(interval.high)):
         return Decision("investigate", f"{versus}: the improvement has no interval; {by_hand}")
+    if interval.high <= 0:
+        return Decision("reject", f"{versus}: does not beat the champion (improvement {interval})")
+    for found in slices:
+        if found.get("status") == "worse":
+            return Decision(
+                "reject",
+                f"worse than the champion (version {champion_version}) on slice '{found['name']}' "
+                f"({found['query']}, {found['rows']:,} rows): {primary_metric} {found['candidate']:.4g} vs "
+                f"{found['champion']:.4g}, improvement {Interval(**found['interval'])}, beyond its "
+                f"tolerance {found['tolerance']:.4g}",
+            )
+    ours, theirs = (cost or {}).get("candidate") or {}, (cost or {}).get("champion") or {}
+    ratios = costs.ratios(ours, theirs)
+    for key, bound in (cost_bounds or {}).items():
+        if bound is not None and key in ratios and ratios[key] > bound:
+            return Decision(
+                "reject",
+                f"{key.replace('_', ' ')} {costs.shown(key, ours)} is {ratios[key]:.3g}x the champion's "
+                f"(version {champion_version}) {costs.shown(key, theirs)}, above evaluation.cost.{key} "
+                f"{bound:.3g}x",
+            )
     if interval.rows < min_test_rows:
         return Decision(
             "investigate",
             f"{versus}: only {interval.rows:,} test rows to compare on, fewer than "
             f"evaluation.min_test_rows {min_test_rows:,}; {by_hand}",
         )
-    if interval.high <= 0:
-        return Decision("reject", f"{versus}: does not beat the champion (improvement {interval})")
     if interval.low > 0 and interval.low >= min_improvement:
         return Decision("promote", f"{versus}: improves by {interval}")
     margin = f"above evaluation.min_improvement {min_improvement:.4g}" if min_improvement else "above zero"

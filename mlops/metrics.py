@@ -61,8 +61,12 @@ def compute(task: str, pipeline: Pipeline, features: pd.DataFrame, target: pd.Se
     """Score a fitted pipeline on held-out rows; return every metric of the task."""
     import numpy as np
 
-    found, truth = outputs(task, pipeline, features), np.asarray(target)
-    return {name: measure(task, name, found, truth) for name in names(task)}
+    return every(task, outputs(task, pipeline, features), np.asarray(target))
+
+
+def every(task: str, found: Outputs, target: np.ndarray) -> dict[str, float]:
+    """Return every metric of the task for ``found`` outputs against ``target``."""
+    return {name: measure(task, name, found, target) for name in names(task)}
 
 
 def measure(task: str, name: str, found: Outputs, target: np.ndarray) -> float:

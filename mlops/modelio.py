@@ -47,6 +47,13 @@ def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Pipeline:
     return skops.io.load(folder / flavor["pickled_model"], trusted=trusted)
 
 
+def model_file(folder: Path) -> Path:
+    """Return the file of an MLflow sklearn model folder that holds the fitted pipeline."""
+    from mlflow.models import Model
+
+    return Path(folder) / Model.load(str(Path(folder) / "MLmodel")).flavors["sklearn"]["pickled_model"]
+
+
 def find(path: Path) -> Path:
     """Return the MLflow model folder at ``path``: the folder itself when it holds an MLmodel file,
     else the one folder below it that does (a download may nest the model a level or two down)."""

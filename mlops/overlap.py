@@ -10,14 +10,12 @@ holds. A row equal in every column to a training row counts as seen, which is wh
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    from mlflow.entities.model_registry import ModelVersion
 
 FILE = "training_rows.npz"
 
@@ -36,20 +34,15 @@ def write(train: pd.DataFrame, columns: list[str], folder: Path) -> None:
     np.savez_compressed(folder / FILE, columns=np.array(columns), digests=digests(train, columns))
 
 
-def read(version: ModelVersion) -> tuple[list[str], np.ndarray] | None:
-    """Return the columns and training-row digests a version recorded, or None for a version
-    registered before they were recorded."""
-    import mlflow.artifacts
+def read(folder: Path) -> tuple[list[str], np.ndarray] | None:
+    """Return the columns and training-row digests recorded in a version's model folder, or None for
+    a version registered before they were recorded."""
     import numpy as np
-    from mlflow.exceptions import MlflowException
 
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            path = mlflow.artifacts.download_artifacts(f"{version.source}/{FILE}", dst_path=folder)
-        except (MlflowException, OSError):
-            return None
-        with np.load(path, allow_pickle=False) as recorded:
-            return recorded["columns"].tolist(), recorded["digests"]
+    if not (Path(folder) / FILE).is_file():
+        return None
+    with np.load(Path(folder) / FILE, allow_pickle=False) as recorded:
+        return recorded["columns"].tolist(), recorded["digests"]
 
 
 def unseen(test: pd.DataFrame, recorded: tuple[list[str], np.ndarray]) -> np.ndarray | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 CHAMPION = "champion"
-HISTORY_TAG = "champion_history"
+LEGACY_HISTORY_TAG = "champion_history"  # the versions, comma-separated, before moves were kept
+MOVE_TAG_PREFIX = "alias_move."  # one registered-model tag per alias move (JSON), never rewritten
 METRIC_TAG_PREFIX = "metric."
 
 
@@ -169,14 +172,26 @@ def described(name: str, version: str) -> str:
 
 
 def download(version: ModelVersion, folder: str | Path) -> Path:
-    """Download a registered version's MLflow model folder into ``folder``; return its path."""
+    """Download a registered version's MLflow model folder into ``folder`` and return its path once
+    every file matches the digests recorded at registration (see ``mlops.digests``)."""
     import mlflow.artifacts
 
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(folder)))
+    from mlops import digests
+
+    path = Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(folder)))
+    digests.check(path, version.tags, described(version.name, version.version))
+    return path
+
+
+def verified(version: ModelVersion) -> None:
+    """Raise naming the file when a registered version's files changed since registration."""
+    with tempfile.TemporaryDirectory() as folder:
+        download(version, folder)
 
 
 def load(version: ModelVersion, trusted_extra: Iterable[str]) -> Pipeline:
-    """Download a registered version and load its pipeline with the checked skops allow-list."""
+    """Download a registered version (its files checked) and load its pipeline with the checked skops
+    allow-list."""
     with tempfile.TemporaryDirectory() as folder:
         return modelio.load(download(version, folder), trusted_extra, version.name)
 
@@ -205,23 +220,94 @@ def set_tags(name: str, version: str, tags: dict[str, str]) -> None:
         mlflow_client.set_model_version_tag(name, str(version), key, str(value))
 
 
-def history(name: str) -> list[str]:
-    """Return the versions that held the champion alias, oldest first."""
+def get_model(name: str) -> None:
+    """Raise naming the fix when model ``name`` has no registered version yet."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client().get_registered_model(name)
+    except MlflowException as error:
+        if not not_found(error):
+            raise store_error(f"cannot read model '{name}'", error) from None
+        raise MlopsError(
+            f"model '{name}' has no registered version; train it first (mlops train {name})"
+        ) from None
+
+
+def moves(name: str) -> list[dict[str, str | None]]:
+    """Return every move of an alias of model ``name``, oldest first: the alias, the version it went
+    to and came from, the action (``gate``, ``promote``, ``rollback``), who, when and why. Each move is
+    its own registered-model tag, written once and never rewritten (an append-only history)."""
     tags = client().get_registered_model(name).tags
-    return [item for item in tags.get(HISTORY_TAG, "").split(",") if item]
+    found = []
+    for key in sorted(tag for tag in tags if tag.startswith(MOVE_TAG_PREFIX)):
+        try:
+            found.append(json.loads(tags[key]))
+        except ValueError:
+            raise MlopsError(
+                f"model '{name}': the alias history tag '{key}' is not JSON; it was altered"
+            ) from None
+    if not found and tags.get(LEGACY_HISTORY_TAG):  # a store written before moves were recorded
+        versions = [item for item in tags[LEGACY_HISTORY_TAG].split(",") if item]
+        found = [
+            {
+                "alias": CHAMPION,
+                "version": version,
+                "previous": previous,
+                "action": "gate",
+                "by": None,
+                "at": None,
+                "reason": "recorded before alias moves had details",
+            }
+            for previous, version in zip([None, *versions], versions, strict=False)
+        ]
+    return found
 
 
-def make_champion(name: str, version: str) -> None:
-    """Move the champion alias to ``version`` and append it to the champion history."""
+def history(name: str) -> list[str]:
+    """Return the versions that held the champion alias and can be rolled back to, oldest first: each
+    move appends its version, a rollback takes the version it left off the end."""
+    held: list[str] = []
+    for move in moves(name):
+        if move["alias"] != CHAMPION:
+            continue
+        if move["action"] == "rollback":
+            while held and held[-1] == move["previous"]:
+                held.pop()
+        if not held or held[-1] != move["version"]:
+            held.append(str(move["version"]))
+    return held
+
+
+def move_alias(name: str, version: str, action: str, reason: str, alias: str = CHAMPION) -> None:
+    """Point ``alias`` of model ``name`` at ``version`` and append the move to its history."""
     mlflow_client = client()
-    mlflow_client.set_registered_model_alias(name, CHAMPION, str(version))
-    mlflow_client.set_registered_model_tag(name, HISTORY_TAG, ",".join([*history(name), str(version)]))
+    previous = champion(name) if alias == CHAMPION else None
+    mlflow_client.set_registered_model_alias(name, alias, str(version))
+    move = {
+        "alias": alias,
+        "version": str(version),
+        "previous": str(previous.version) if previous else None,
+        "action": action,
+        "by": lineage.actor(),
+        "at": lineage.now(),
+        "reason": reason[:4000],
+    }
+    key = f"{MOVE_TAG_PREFIX}{time.time_ns():020d}"  # sorts by time; a new key per move
+    mlflow_client.set_registered_model_tag(name, key, json.dumps(move))
+
+
+def make_champion(name: str, version: str, reason: str = "passed the gate") -> None:
+    """Move the champion alias to ``version`` by the gate's verdict, recording ``reason``."""
+    move_alias(name, version, "gate", reason)
 
 
 def promote(name: str, version: str, reason: str) -> None:
-    """Make ``version`` the champion by hand, recording who, why and when on it."""
-    get_version(name, version)
-    make_champion(name, version)
+    """Make ``version`` the champion by hand once its files match their registered digests, recording
+    who, why and when on it and in the alias history."""
+    verified(get_version(name, version))
+    with gate_lock(name):
+        move_alias(name, version, "promote", reason)
     set_tags(
         name,
         version,
@@ -231,20 +317,19 @@ def promote(name: str, version: str, reason: str) -> None:
 
 def rollback(name: str, reason: str) -> tuple[str, str]:
     """Give the champion alias back to the previous champion; return (from, to) versions."""
-    current = champion(name)
-    if current is None:
-        raise MlopsError(f"model '{name}' has no champion to roll back")
-    earlier = history(name)
-    while earlier and earlier[-1] == str(current.version):
-        earlier.pop()
-    if not earlier:
-        raise MlopsError(
-            f"model '{name}' has no earlier champion than version {current.version}; "
-            "use mlops promote to pick a version"
-        )
-    mlflow_client = client()
-    mlflow_client.set_registered_model_alias(name, CHAMPION, earlier[-1])
-    mlflow_client.set_registered_model_tag(name, HISTORY_TAG, ",".join(earlier))
+    with gate_lock(name):
+        current = champion(name)
+        if current is None:
+            raise MlopsError(f"model '{name}' has no champion to roll back")
+        earlier = history(name)
+        while earlier and earlier[-1] == str(current.version):
+            earlier.pop()
+        if not earlier:
+            raise MlopsError(
+                f"model '{name}' has no earlier champion than version {current.version}; "
+                "use mlops promote to pick a version"
+            )
+        move_alias(name, earlier[-1], "rollback", reason)
     stamp = {"rolled_back_by": lineage.actor(), "rolled_back_at": lineage.now()}
     set_tags(name, str(current.version), {**stamp, "rolled_back_reason": reason})
     set_tags(

@@ -29,6 +29,7 @@ class Outcome:
     reason: str
     metrics: dict[str, float]
     overrides: list[str]
+    report: str | None = None  # the comparison report's path
 
     @property
     def promoted(self) -> bool:
@@ -40,7 +41,8 @@ class Outcome:
         from mlops import gate
         from mlops.steps.register import Registration
 
-        return Registration(self.version, gate.Decision(self.verdict, self.reason)).as_dict(self.name)
+        decision = gate.Decision(self.verdict, self.reason)
+        return Registration(self.version, decision, self.report).as_dict(self.name)
 
 
 def expand(overrides: Sequence[str], multirun: bool) -> list[list[str]]:
@@ -202,6 +204,9 @@ def train_model(
         f"{name}: register  version {result.version} {verdict}: {result.decision.reason} "
         f"(run {run.info.run_id})"
     )
+    echo(f"{name}: report    {result.report}")
+    decision = result.decision
+    report = str(result.report) if result.report else None
     return Outcome(
-        name, result.version, result.decision.verdict, result.decision.reason, evaluation.metrics, list(best)
+        name, result.version, decision.verdict, decision.reason, evaluation.metrics, list(best), report
     )

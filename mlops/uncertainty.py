@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING
 
 from mlops import metrics
 
+CONFIDENCE = 0.95  # evaluation.confidence: the level of the improvement's interval
+RESAMPLES = 1000  # evaluation.resamples: bootstrap resamples of the compared test rows
+
 if TYPE_CHECKING:
     import numpy as np
+    from omegaconf import DictConfig
 
     from mlops.metrics import Outputs
 
@@ -86,6 +90,22 @@ def improvement(
         return Interval(estimate, float("nan"), float("nan"), level, resamples, count)
     low, high = np.quantile(drawn, [(1 - level) / 2, (1 + level) / 2])
     return Interval(float(estimate), float(low), float(high), level, resamples, count)
+
+
+def of(cfg: DictConfig, target: np.ndarray, candidate: Outputs, champion: Outputs) -> Interval:
+    """Return ``improvement`` of the model's primary metric with its ``evaluation`` settings
+    (confidence, resamples) seeded by ``split.seed``."""
+    settings = cfg.evaluation
+    return improvement(
+        cfg.task,
+        settings.primary_metric,
+        target,
+        candidate,
+        champion,
+        level=settings.get("confidence", CONFIDENCE),
+        resamples=settings.get("resamples", RESAMPLES),
+        seed=cfg.split.seed,
+    )
 
 
 class Ranked:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from azure_runtime import model_with_baseline
 
+from mlops import digests
 from mlops.azureml import reference, submit
 from mlops.errors import MlopsError
 from mlops.monitoring import baseline
@@ -83,12 +84,16 @@ class Recorder:
         self.model = model
         self.endpoint = endpoint
         self.uploaded: dict[str, dict[str, bytes]] = {}
+        self.tags = digests.tag(model) if model else {}  # what registration recorded on the version
         self.answers = {
             ("online_endpoints", "get"): self.online_endpoint,
             ("online_deployments", "get"): lambda name, endpoint_name: SimpleNamespace(
                 model=f"{WORKSPACE}/models/taxi-fare/versions/{SERVES[name]}"
             ),
             ("models", "download"): self.download,
+            ("models", "get"): lambda name, version=None, label=None: SimpleNamespace(
+                version=version or "5", tags=self.tags
+            ),
             ("data", "create_or_update"): self.upload,
         }
 
@@ -173,18 +178,22 @@ def test_a_failed_pipeline_is_a_non_zero_exit():
         submitted(lambda folder: submit.training_plan("taxi-fare", "dev", folder), Recorder(status="Failed"))
 
 
-def test_online_deploy_creates_the_endpoint_the_deployment_then_the_traffic():
+def test_online_deploy_creates_the_endpoint_the_deployment_then_the_traffic(model_folder):
     shares = {"blue": 90, "green": 10}
     client = submitted(
-        lambda folder: submit.online_plan("credit-default", "staging", folder, "green", "3", shares)
+        lambda folder: submit.online_plan("credit-default", "staging", folder, "green", "3", shares),
+        Recorder(model=model_folder),
     )
     assert sent(client) == [
+        "models.get",  # the version's files are checked against its digests before anything is sent
+        "models.download",
         "environments.create_or_update",
         "online_endpoints.begin_create_or_update",
         "online_deployments.begin_create_or_update",
         "online_endpoints.begin_create_or_update",
     ]
-    created, deployment, routed = (client.calls[i][1][0] for i in (1, 2, 3))
+    assert client.calls[0][2] == {"name": "credit-default", "version": "3"}
+    created, deployment, routed = (client.calls[i][1][0] for i in (3, 4, 5))
     assert (created.name, created.auth_mode, created.traffic) == ("credit-default-staging", "key", {})
     assert routed.traffic == shares
     assert (deployment.name, deployment.endpoint_name, deployment.model) == (
@@ -215,20 +224,27 @@ def test_online_deploy_creates_the_endpoint_the_deployment_then_the_traffic():
     assert endpoint_rest["properties"]["traffic"] == shares
 
 
-def test_prod_deploys_a_version_from_the_registry():
-    client = submitted(lambda folder: submit.online_plan("taxi-fare", "prod", folder, "blue", "7", {}))
-    deployment = client.calls[2][1][0]
+def test_prod_deploys_a_version_from_the_registry(model_folder):
+    client = Recorder(model=model_folder)  # stands for the workspace and the registry
+    submitted(lambda folder: submit.online_plan("taxi-fare", "prod", folder, "blue", "7", {}, client), client)
+    deployment = client.calls[4][1][0]
     assert deployment.model == "azureml://registries/mlr-mlops/models/taxi-fare/versions/7"
     assert deployment.instance_count == 2
 
 
-def test_batch_deploy_carries_the_models_batch_settings():
-    client = submitted(lambda folder: submit.batch_plan("taxi-fare", "dev", folder, "blue", None))
+def test_batch_deploy_carries_the_models_batch_settings(model_folder):
+    client = submitted(
+        lambda folder: submit.batch_plan("taxi-fare", "dev", folder, "blue", None),
+        Recorder(model=model_folder),
+    )
     assert sent(client) == [  # the batch cluster is infrastructure: a submission never writes it
+        "models.get",
+        "models.download",
         "environments.create_or_update",
         "batch_endpoints.begin_create_or_update",
         "batch_deployments.begin_create_or_update",
     ]
+    assert client.calls[0][2] == {"name": "taxi-fare", "label": "latest"}  # what the deployment serves
     deployment = client.calls[-1][1][0]
     assert deployment.compute == "batch-cluster"
     assert deployment.settings.max_concurrency_per_instance == 2
@@ -237,6 +253,22 @@ def test_batch_deploy_carries_the_models_batch_settings():
     # Azure counts files: 10 per run() call, a file that cannot be scored at all fails the job; the
     # script writes its own predictions with a header (Azure's append_row cannot carry one)
     assert (rest["errorThreshold"], rest["outputAction"], rest["miniBatchSize"]) == (0, "SummaryOnly", 10)
+
+
+@pytest.mark.parametrize("kind", ["online", "batch"])
+def test_a_version_whose_files_changed_since_registration_is_not_deployed(model_folder, tmp_path, kind):
+    copy = shutil.copytree(model_folder, tmp_path / "model")
+    client = Recorder(model=copy)
+    (copy / "MLmodel").write_text((copy / "MLmodel").read_text() + "\n")
+    plans = {
+        "online": lambda folder: submit.online_plan("taxi-fare", "dev", folder, "blue", "2", {}),
+        "batch": lambda folder: submit.batch_plan("taxi-fare", "dev", folder, "blue", "2"),
+    }
+    with pytest.raises(
+        MlopsError, match=r"version 2 of 'taxi-fare' in dev: file 'MLmodel' of the logged model changed"
+    ):
+        submitted(plans[kind], client)
+    assert sent(client) == ["models.get", "models.download"]  # nothing was created
 
 
 @pytest.fixture(scope="module")

@@ -115,3 +115,79 @@ def test_a_one_row_test_split_is_rejected_with_a_nan_reason(isolated_state):
         echo=lambda _line: None,
     )
     assert not outcome.promoted and outcome.reason.startswith("r2 is nan on the test rows")
+
+
+def sliced(status, candidate=3.5, champion=2.0, tolerance=1.0):
+    """One judged slice of the compared rows, as mlops.slices reports it."""
+    interval = Interval(
+        champion - candidate, champion - candidate - 0.2, champion - candidate + 0.2, 0.95, 1000, 80
+    )
+    return {
+        "name": "long_trips",
+        "query": "distance > 10",
+        "rows": 80,
+        "min_rows": 50,
+        "tolerance": tolerance,
+        "candidate": candidate,
+        "champion": champion,
+        "interval": interval.as_dict(),
+        "gated": status in ("ok", "worse"),
+        "status": status,
+    }
+
+
+def gated(slices=(), cost=None, bounds=None):
+    champion, candidate = {"rmse": 2.0}, {"rmse": 1.5}  # clearly better overall
+    return decide(
+        "regression",
+        candidate,
+        primary_metric="rmse",
+        thresholds={},
+        min_improvement=0.0,
+        champion=champion,
+        champion_version="3",
+        interval=around(champion, candidate),
+        slices=slices,
+        cost=cost,
+        cost_bounds=bounds,
+    )
+
+
+def test_a_slice_worse_beyond_its_tolerance_rejects_a_better_candidate_naming_it():
+    decision = gated([sliced("ok", 2.1), sliced("worse")])
+    assert decision.verdict == "reject"
+    assert (
+        "on slice 'long_trips' (distance > 10, 80 rows): rmse 3.5 vs 2, improvement -1.5" in decision.reason
+    )
+    assert "beyond its tolerance 1" in decision.reason
+
+
+@pytest.mark.parametrize("status", ["ok", "too few rows", "undefined", "no champion"])
+def test_slices_that_are_not_worse_or_not_gated_leave_the_verdict_to_the_interval(status):
+    assert gated([sliced(status)]).verdict == "promote"
+
+
+FIGURES = {"latency_p50_ms": 10.0, "latency_p95_ms": 12.0, "rows_per_second": 50_000.0, "size_bytes": 2e6}
+
+
+@pytest.mark.parametrize(
+    ("bound", "candidate", "ratio"),
+    [
+        ("latency_p95", {"latency_p95_ms": 30.0}, "2.5x"),
+        ("throughput", {"rows_per_second": 10_000.0}, "5x"),
+        ("size", {"size_bytes": 4e6}, "2x"),
+    ],
+)
+def test_a_cost_above_its_bound_rejects_naming_the_figures(bound, candidate, ratio):
+    cost = {"candidate": FIGURES | candidate, "champion": FIGURES}
+    decision = gated(cost=cost, bounds={bound: 1.5})
+    assert decision.verdict == "reject"
+    assert f"is {ratio} the champion's (version 3)" in decision.reason
+    assert f"above evaluation.cost.{bound} 1.5x" in decision.reason
+
+
+def test_a_cost_within_its_bound_a_null_bound_or_a_missing_figure_does_not_gate():
+    cost = {"candidate": FIGURES | {"latency_p95_ms": 17.0}, "champion": FIGURES}
+    assert gated(cost=cost, bounds={"latency_p95": 1.5}).promote
+    assert gated(cost=cost, bounds={"latency_p95": None, "memory": 1.1}).promote  # no memory figure
+    assert gated(cost={"candidate": FIGURES, "champion": None}, bounds={"size": 1.1}).promote

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import catalog, registry
+from mlops import catalog, digests, registry
 from mlops.monitoring import baseline
 from mlops.monitoring.monitor import BREACH_TAG
 from mlops.serving.collector import Collector, Scored
@@ -264,6 +264,8 @@ def test_a_version_without_a_baseline_gets_a_clear_message(run_mlops, tmp_path):
     version = registry.champion("breast-cancer")
     artifacts = registry.client().get_run(version.run_id).info.artifact_uri.removeprefix("file://")
     shutil.rmtree(Path(artifacts) / "model" / baseline.ARTIFACT_PATH)
+    # as a version registered before baselines (and file digests) were recorded
+    registry.client().delete_model_version_tag("breast-cancer", "1", digests.TAG)
     result = run_mlops("monitor", "breast-cancer", "--production", str(tmp_path))
     assert result.returncode == 2
     assert "version 1 of 'breast-cancer' has no monitoring baseline" in result.stderr

@@ -73,6 +73,10 @@ def test_the_try_it_section_runs_as_written(clone):
     assert summary["production"]["rows"] == 1465
     assert summary["breached"] is False  # real trips against real training trips: nothing to flag
     assert (clone / "out" / "monitor" / "report.html").read_text().lower().startswith("<!doctype html>")
+    card = json.loads((clone / "out" / "card" / "card.json").read_text())
+    assert card["model"] == "taxi-fare" and card["monitoring"]["last_run"]["production_rows"] == "1465"
+    assert (clone / "out" / "card" / "card.html").read_text().startswith("<!doctype html>")
+    assert len(list((clone / ".mlops" / "reports" / "taxi-fare").glob("version-*-comparison.html"))) == 1
     assert (clone / ".mlops" / "mlflow.db").is_file()  # the state lives in the clone, as the README says
     # the registry, keys, the server log and collected production inputs are the owner's alone
     state = [clone / ".mlops", *(clone / ".mlops").rglob("*")]

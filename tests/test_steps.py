@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -61,7 +62,9 @@ def test_steps_chain_from_prep_to_register(tmp_path):
         "champion": True,
         "verdict": "promote",
         "reason": registered.stdout.split("champion: ", 1)[1].strip(),
+        "report": registration["report"],
     }
+    assert Path(registration["report"]).read_text().startswith("<!doctype html>")
 
 
 def test_validate_entry_reports_schema_problems_without_a_traceback(tmp_path):

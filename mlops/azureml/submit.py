@@ -33,6 +33,7 @@ class Plan:
     cfg: Any
     steps: list[tuple[str, Any]] = field(default_factory=list)
     registration: dict[str, Any] | None = None
+    check: Callable[[Any], None] | None = None  # run with the client before anything is sent
 
 
 def workspace_client(cfg: DictConfig, registry: bool = False) -> Any:
@@ -111,11 +112,17 @@ def training_plan(name: str, env: str, folder: Path, overrides: Sequence[str] = 
 
 
 def online_plan(
-    name: str, env: str, folder: Path, deployment: str, version: str | None, traffic: dict[str, int]
+    name: str,
+    env: str,
+    folder: Path,
+    deployment: str,
+    version: str | None,
+    traffic: dict[str, int],
+    registry_client: Any = None,
 ) -> Plan:
     """Return what ``mlops deploy --online --target azure`` sends: the environment, the endpoint
     without traffic (a new endpoint has no deployment to send it to yet), the deployment, then the
-    endpoint with its traffic."""
+    endpoint with its traffic; first the version's files are checked (see ``checked_files``)."""
     options = {"deployment": deployment, "traffic": traffic, "version": version}
     cfg, entities = rendered(name, env, folder, **options)
     routed = entities["online-endpoint.yml"]
@@ -129,12 +136,16 @@ def online_plan(
             ("online_deployments.begin_create_or_update", entities[f"online-deployment-{deployment}.yml"]),
             ("online_endpoints.begin_create_or_update", routed),
         ],
+        check=lambda client: checked_files(cfg, version, client, registry_client),
     )
 
 
-def batch_plan(name: str, env: str, folder: Path, deployment: str, version: str | None) -> Plan:
+def batch_plan(
+    name: str, env: str, folder: Path, deployment: str, version: str | None, registry_client: Any = None
+) -> Plan:
     """Return what ``mlops deploy --batch --target azure`` sends: environment, batch endpoint and model
-    batch deployment (on the batch cluster the infrastructure creates)."""
+    batch deployment (on the batch cluster the infrastructure creates); first the version's files are
+    checked (see ``checked_files``)."""
     cfg, entities = rendered(name, env, folder, deployment=deployment, version=version)
     return Plan(
         cfg,
@@ -143,6 +154,7 @@ def batch_plan(name: str, env: str, folder: Path, deployment: str, version: str 
             ("batch_endpoints.begin_create_or_update", entities["batch-endpoint.yml"]),
             ("batch_deployments.begin_create_or_update", entities["batch-deployment.yml"]),
         ],
+        check=lambda client: checked_files(cfg, version, client, registry_client),
     )
 
 
@@ -250,6 +262,9 @@ def run(plan_for: Callable[[Path], Plan], dry_run: bool, echo: Echo, client: Any
                 echo(f"{plan.cfg.name}: would {operation.replace('begin_', '')} {label(entity)}")
             return plan
         client = client or workspace_client(plan.cfg)
+        if plan.check:
+            with azure_errors(plan.cfg.env.name):
+                plan.check(client)
         results = send(plan, client, echo)
     if plan.steps and plan.steps[-1][0] == "jobs.create_or_update":
         stream(plan, client, results[-1], echo)
@@ -312,6 +327,24 @@ def served(cfg: DictConfig, client: Any) -> tuple[str, str, str]:
             f"({reference}); pass --version"
         )
     return endpoint, deployment, found.group(1)
+
+
+def checked_files(cfg: DictConfig, version: str | None, client: Any, registry_client: Any = None) -> None:
+    """Download ``version`` of the model (default the latest) from where the environment deploys it
+    from and raise naming the file when its files differ from the digests registered on it."""
+    from mlops import digests
+
+    from_registry = bool(cfg.env.azure.models_from_registry)
+    models = (registry_client or workspace_client(cfg, registry=True)) if from_registry else client
+    found = (
+        models.models.get(name=cfg.name, version=str(version))
+        if version
+        else models.models.get(name=cfg.name, label="latest")
+    )
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = fetch(cfg, str(found.version), Path(temporary), client, models)
+        where = f"version {found.version} of '{cfg.name}' in {cfg.env.name}"
+        digests.check(folder, dict(found.tags or {}), where)
 
 
 def fetch(cfg: DictConfig, version: str, into: Path, client: Any, registry_client: Any = None) -> Path:

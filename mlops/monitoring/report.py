@@ -5,14 +5,17 @@ production distributions drawn side by side."""
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
-from importlib import resources
 from itertools import pairwise
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlops import page
+from mlops.page import number
+from mlops.svg import Bar, Chart, Line, Text, ceiling, compact, percent
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlops.monitoring.metrics import Histogram
 
 TEMPLATE = "report.html.j2"
@@ -35,55 +38,6 @@ PLOT_HEIGHT = 170
 LEFT, RIGHT, TOP, BOTTOM = 48, 30, 30, 26
 LABELS = 150  # room for category labels left of a categorical chart
 ROW = 22  # height of one category
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One rectangle: its box, the side it shows (the CSS class) and its tooltip."""
-
-    x: float
-    y: float
-    width: float
-    height: float
-    side: str
-    tip: str = ""
-
-
-@dataclass(frozen=True)
-class Text:
-    """One label drawn at (x, y)."""
-
-    x: float
-    y: float
-    text: str
-    anchor: str = "middle"
-    style: str = "tick"
-
-
-@dataclass(frozen=True)
-class Line:
-    """One axis or grid line."""
-
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    style: str = "grid"
-
-
-@dataclass(frozen=True)
-class Chart:
-    """An SVG chart ready for the template: size, accessible title and description, shapes, caption."""
-
-    id: str
-    width: float
-    height: float
-    title: str
-    description: str
-    bars: list[Bar]
-    texts: list[Text]
-    lines: list[Line]
-    caption: str
 
 
 @dataclass(frozen=True)
@@ -113,40 +67,15 @@ class Section:
 
 def render(summary: dict, histograms: dict[str, Histogram]) -> str:
     """Return the report page of a monitor run's ``summary`` and its per-column ``histograms``."""
-    import jinja2
-
-    environment = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    environment.filters["thousands"] = thousands
-    source = resources.files("mlops.monitoring").joinpath(TEMPLATE).read_text(encoding="utf-8")
     rows = [display(row) for row in summary["rows"]]
-    return environment.from_string(source).render(
+    return page.template("mlops.monitoring", TEMPLATE).render(
         summary=summary, titles=SIGNAL_TITLES, tables=signal_tables(rows), sections=sections(histograms, rows)
     )
 
 
 def write(path: Path, summary: dict, histograms: dict[str, Histogram]) -> None:
     """Write the report page to ``path`` in UTF-8 through a temporary file that replaces it atomically."""
-    page = render(summary, histograms)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(page, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def thousands(count: Any) -> str:
-    """Return a count with thousands separators; anything else as text."""
-    return f"{count:,}" if isinstance(count, int) else str(count)
-
-
-def number(value: float | None) -> str:
-    """Return a metric value in four significant digits (whole above 10,000), or n/a when missing or NaN."""
-    if value is None or math.isnan(value):
-        return "n/a"
-    return f"{value:,.0f}" if 1e4 <= abs(value) < 1e15 else f"{value:.4g}"
+    page.write(path, render(summary, histograms))
 
 
 def threshold_text(metric: str, threshold: float | None) -> str:
@@ -206,32 +135,6 @@ def shares(counts: list[int]) -> list[float]:
     """Return each count's share of their total, or zeros when the total is zero."""
     total = sum(counts)
     return [count / total if total else 0.0 for count in counts]
-
-
-def ceiling(share: float) -> float:
-    """Return the top of a share axis: the smallest 1, 2, 2.5 or 5 times a power of ten holding ``share``."""
-    if share <= 0:
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(share))
-    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= share * (1 - 1e-9))
-
-
-def percent(share: float) -> str:
-    """Return a share as a percentage in three significant digits."""
-    return f"{share * 100:.3g}%"
-
-
-def compact(edge: float) -> str:
-    """Return a bin edge in four significant digits, with k, M, G or T from 10,000 up to 10^15."""
-    magnitude = abs(edge)
-    if not 1e4 <= magnitude < 1e15:
-        return f"{edge:.4g}"
-    power, suffix = next(
-        (power, suffix)
-        for power, suffix in ((12, "T"), (9, "G"), (6, "M"), (3, "k"))
-        if magnitude >= 10**power
-    )
-    return f"{edge / 10**power:.4g}{suffix}"
 
 
 def shorten(label: str) -> str:

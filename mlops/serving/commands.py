@@ -72,6 +72,7 @@ def deploy(
     deployment = deployment or cfg.deployment.online.deployment
     shares = endpoints.parse_traffic(traffic) if traffic else None
     found = registry.get_version(name, version) if version else by_alias(name, alias or registry.CHAMPION)
+    registry.verified(found)  # a version whose files changed since registration is refused by name
     settings = OmegaConf.to_container(cfg.deployment.online)
     trusted = list(cfg.serialization.trusted_types)
     record = endpoints.deploy(name, deployment, found.version, shares, port, settings, trusted)

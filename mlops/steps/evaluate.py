@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import tempfile
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
+
+from mlops.errors import MlopsError
 
 if TYPE_CHECKING:
     import argparse
@@ -13,10 +16,6 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
-
-
-CONFIDENCE = 0.95  # evaluation.confidence: the level of the improvement's interval
-RESAMPLES = 1000  # evaluation.resamples: bootstrap resamples of the compared test rows
 
 
 @dataclass
@@ -34,6 +33,9 @@ class Evaluation:
     excluded_rows: int = 0
     note: str = ""  # how the rows were chosen, when it could not be by the champion's training rows
     interval: dict[str, float] | None = None  # the improvement's paired bootstrap (mlops.uncertainty)
+    slices: list[dict] = field(default_factory=list)  # each declared slice, judged (mlops.slices)
+    cost: dict[str, dict] = field(default_factory=dict)  # candidate's and champion's (mlops.cost)
+    curves: dict[str, dict | None] = field(default_factory=dict)  # chart data (mlops.curves)
 
 
 def score(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> dict[str, float]:
@@ -61,52 +63,72 @@ def compared(
     test: pd.DataFrame,
 ) -> Evaluation:
     """Return the candidate's ``evaluation`` with ``champion`` (None: no champion) scored on the rows
-    of ``test`` it did not train on (see ``mlops.overlap``), the candidate too when rows were left out."""
-    from mlops import metrics, overlap, registry, uncertainty
-    from mlops.errors import MlopsError
+    of ``test`` it did not train on (see ``mlops.overlap``), the candidate too when rows were left out;
+    the slices judged and the cost of serving measured on the same rows, both models' calls
+    interleaved."""
+    from mlops import cost, overlap, registry
+
+    fresh = Evaluation(evaluation.metrics)
+    if champion is None:
+        return judged(cfg, fresh, pipeline, test, None)
+    fresh.champion_version = str(champion.version)
+    try:
+        with tempfile.TemporaryDirectory() as temporary:
+            folder = registry.download(champion, temporary)
+            recorded = overlap.read(folder)
+            unseen = overlap.unseen(test, recorded) if recorded else None
+            rows = test if unseen is None else test[unseen]
+            if rows.empty:
+                raise MlopsError(
+                    f"it trained on every one of the {len(test)} test rows, so none is fair to compare on"
+                )
+            theirs, footprint = cost.loaded(folder, cfg.serialization.trusted_types, cfg.name)
+        if unseen is None:
+            fresh.note = "the champion's training rows are not recorded: compared on every test row"
+        fresh.excluded_rows, fresh.compared_rows = len(test) - len(rows), len(rows)
+        result = judged(cfg, fresh, pipeline, rows, theirs)
+    except (MlopsError, KeyError, ValueError, OSError) as error:
+        # the candidate is still judged alone: its slices, cost and charts are reported
+        alone = Evaluation(evaluation.metrics, champion_version=fresh.champion_version)
+        failed = judged(cfg, alone, pipeline, test, None)
+        failed.champion_error = str(error).splitlines()[0]
+        return failed
+    result.cost["champion"] |= footprint
+    return result
+
+
+def judged(
+    cfg: DictConfig,
+    evaluation: Evaluation,
+    pipeline: Pipeline,
+    rows: pd.DataFrame,
+    champion: Pipeline | None,
+) -> Evaluation:
+    """Fill ``evaluation`` with what candidate and ``champion`` (None: no champion) do on ``rows``:
+    the champion's metrics (and the candidate's, when ``rows`` are not every test row), the interval
+    of the improvement, the slices, the cost of serving and the chart data."""
+    from mlops import cost, curves, metrics, slices, uncertainty
     from mlops.features import feature_columns
 
-    evaluation = Evaluation(evaluation.metrics)
-    if champion is None:
-        return evaluation
-    evaluation.champion_version = str(champion.version)
-    recorded = overlap.read(champion)
-    fresh = overlap.unseen(test, recorded) if recorded else None
-    if fresh is None:
-        evaluation.note = "the champion's training rows are not recorded: compared on every test row"
-        rows = test
-    else:
-        rows = test[fresh]
-        evaluation.excluded_rows = len(test) - len(rows)
-    evaluation.compared_rows = len(rows)
-    if rows.empty:
-        evaluation.champion_error = (
-            f"it trained on every one of the {len(test)} test rows, so none is fair to compare on"
-        )
-        return evaluation
     features, target = rows[feature_columns(cfg)], rows[cfg.schema.target].to_numpy()
-    try:
-        champion_pipeline = registry.load(champion, cfg.serialization.trusted_types)
-        theirs = metrics.outputs(cfg.task, champion_pipeline, features)
-    except (MlopsError, KeyError, ValueError) as error:
-        evaluation.champion_error = str(error).splitlines()[0]
-        return evaluation
     ours = metrics.outputs(cfg.task, pipeline, features)
-    names = metrics.names(cfg.task)
-    evaluation.champion_metrics = {name: metrics.measure(cfg.task, name, theirs, target) for name in names}
-    if evaluation.excluded_rows:
-        evaluation.compared_metrics = {name: metrics.measure(cfg.task, name, ours, target) for name in names}
-    settings = cfg.evaluation
-    evaluation.interval = uncertainty.improvement(
-        cfg.task,
-        settings.primary_metric,
-        target,
-        ours,
-        theirs,
-        level=settings.get("confidence", CONFIDENCE),
-        resamples=settings.get("resamples", RESAMPLES),
-        seed=cfg.split.seed,
-    ).as_dict()
+    models = [(pipeline, features)]
+    theirs = None
+    if champion is not None:  # the champion takes the columns it was fitted on: a schema may change
+        models.append((champion, rows[list(getattr(champion, "feature_names_in_", features.columns))]))
+        theirs = metrics.outputs(cfg.task, champion, models[1][1])
+    if theirs is not None:
+        evaluation.champion_metrics = metrics.every(cfg.task, theirs, target)
+        if evaluation.excluded_rows:
+            evaluation.compared_metrics = metrics.every(cfg.task, ours, target)
+        evaluation.interval = uncertainty.of(cfg, target, ours, theirs).as_dict()
+    evaluation.slices = slices.judge(cfg, rows.drop(columns=[cfg.schema.target]), target, ours, theirs)
+    measured = cost.serving(models)
+    evaluation.cost = {"candidate": measured[0], "champion": measured[1] if champion is not None else None}
+    evaluation.curves = {
+        side: None if found is None else curves.summarize(cfg.task, target, found, cfg.split.seed)
+        for side, found in (("candidate", ours), ("champion", theirs))
+    }
     return evaluation
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 REGISTRATION_FILE = "registration.json"
 # the folder of the run's artifacts that holds the model: the version's source is runs:/<run_id>/model
 MODEL_ARTIFACT_PATH = "model"
+# the run's folder of what evaluate found (evaluation.json, without chart data) and the comparison report
+EVALUATION_ARTIFACT_PATH = "evaluation"
+EVALUATION_FILE = "evaluation.json"
+COMPARISON_FILE = "comparison.html"
 MIN_TEST_ROWS = 50  # evaluation.min_test_rows: fewer compared rows than this leave the gate undecided
 
 
@@ -37,6 +42,7 @@ class Registration:
 
     version: str
     decision: gate.Decision
+    report: Path | str | None = None  # the comparison report, written locally and logged with the run
 
     def as_dict(self, name: str) -> dict[str, object]:
         """Return the registration as ``mlops train --json`` reports it."""
@@ -46,6 +52,7 @@ class Registration:
             "champion": self.decision.promote,
             "verdict": self.decision.verdict,
             "reason": self.decision.reason,
+            "report": str(self.report) if self.report else None,
         }
 
 
@@ -66,7 +73,51 @@ def decide(cfg: DictConfig, evaluation: Evaluation) -> gate.Decision:
         champion=evaluation.champion_metrics,
         champion_version=evaluation.champion_version,
         champion_error=evaluation.champion_error,
+        slices=evaluation.slices,
+        cost=evaluation.cost,
+        cost_bounds=dict(cfg.evaluation.get("cost") or {}),
     )
+
+
+def write_report(
+    cfg: DictConfig, version: str, evaluation: Evaluation, decision: gate.Decision, run_id: str
+) -> Path:
+    """Write the comparison report of ``version`` against the champion into the state folder's
+    ``reports/<model>/``, log it and the evaluation (``evaluation/``) with the run; return its path."""
+    from dataclasses import asdict
+
+    from mlops import comparison, project, registry
+
+    folder = project.state_dir() / "reports" / cfg.name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"version-{version}-comparison.html"
+    recorded = asdict(evaluation)
+    comparison.write(
+        path,
+        cfg.name,
+        version,
+        cfg.task,
+        cfg.evaluation.primary_metric,
+        recorded,
+        {"verdict": decision.verdict, "reason": decision.reason},
+        recorded.pop("curves"),
+    )
+    with tempfile.TemporaryDirectory() as temporary:
+        saved = Path(temporary) / EVALUATION_FILE
+        saved.write_text(json.dumps({**recorded, "version": version, "verdict": decision.verdict}, indent=2))
+        mlflow_client = registry.client()
+        shutil.copyfile(path, saved.with_name(COMPARISON_FILE))
+        mlflow_client.log_artifacts(run_id, temporary, EVALUATION_ARTIFACT_PATH)
+    return path
+
+
+def write_card(name: str, version: str, run_id: str) -> None:
+    """Log the model card of the new version with its run (``card/``), as registered."""
+    from mlops import card, registry
+
+    with tempfile.TemporaryDirectory() as temporary:
+        card.write(card.build(registry.get_version(name, version)), Path(temporary))
+        registry.client().log_artifacts(run_id, temporary, card.CARD_ARTIFACT_PATH)
 
 
 def rows_note(evaluation: Evaluation) -> str:
@@ -169,7 +220,7 @@ def run(
     routes, which Azure ML's tracking server does not have."""
     import mlflow
 
-    from mlops import overlap, registry
+    from mlops import cost, digests, overlap, registry
     from mlops.features import feature_columns
     from mlops.steps.evaluate import against_current
 
@@ -183,6 +234,8 @@ def run(
         save_model(cfg, pipeline, split.train, folder)
         record_baseline(cfg, pipeline, split, evaluation.metrics, folder)
         overlap.write(split.train, [*feature_columns(cfg), cfg.schema.target], folder)
+        _, footprint = cost.loaded(folder, cfg.serialization.trusted_types, cfg.name)
+        files = digests.tag(folder)
         mlflow.log_artifacts(str(folder), artifact_path=MODEL_ARTIFACT_PATH)
     # a runs:/ source reads the same on every store: download_artifacts and Model.load resolve it, while
     # Model.load takes a local store's file:// artifact URI for a missing path
@@ -191,9 +244,14 @@ def run(
     # the alias since evaluate (a concurrent train) is scored and compared with instead
     with registry.gate_lock(cfg.name), registry.answering(failing):
         evaluation = against_current(cfg, evaluation, pipeline, split.test)
+        evaluation.cost["candidate"] = {**evaluation.cost.get("candidate", {}), **footprint}
+        evaluation.cost["ratios"] = cost.ratios(
+            evaluation.cost["candidate"], evaluation.cost.get("champion") or {}
+        )
+        evaluation.cost["bounds"] = dict(cfg.evaluation.get("cost") or {})
         decision = decide(cfg, evaluation)
         tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
-        tags |= lineage_tags(cfg, split, overrides)
+        tags |= lineage_tags(cfg, split, overrides) | files | cost.tags(evaluation.cost["candidate"])
         tags |= {
             "compared_with_champion": evaluation.champion_version or "none",
             "gate": gate.TAGS[decision.verdict],
@@ -201,8 +259,11 @@ def run(
         }
         version = registry.create_version(cfg.name, source, run.info.run_id, tags)
         if decision.promote:
-            registry.make_champion(cfg.name, version)
-    return Registration(version, decision)
+            registry.make_champion(cfg.name, version, decision.reason)
+    registry.client().log_batch(run.info.run_id, metrics=cost.logged(evaluation.cost["candidate"]))
+    report = write_report(cfg, version, evaluation, decision, run.info.run_id)
+    write_card(cfg.name, version, run.info.run_id)
+    return Registration(version, decision, report)
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:

@@ -56,12 +56,19 @@ def problems(cfg: DictConfig, frame: pd.DataFrame, source: str) -> list[str]:
 
 
 def run(cfg: DictConfig, split: Split) -> None:
-    """Raise MlopsError listing every schema problem of the split's rows; return when clean."""
+    """Raise MlopsError listing every schema problem of the split's rows, or naming a declared slice whose
+    query cannot be evaluated on its features; return when clean."""
     import pandas as pd
+
+    from mlops import slices
 
     found = problems(cfg, pd.concat([split.train, split.test]), split.info["source"])
     if found:
         raise MlopsError(f"{cfg.name}: " + "\n  ".join(found))
+    try:
+        slices.check(cfg, split.test.drop(columns=[cfg.schema.target]))
+    except MlopsError as error:
+        raise MlopsError(f"{cfg.name}: {error}") from None
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:

@@ -1,0 +1,52 @@
+"""Self-contained HTML report pages (the monitoring report, the comparison report): the Jinja2
+template they render with, the numbers they print, and their atomic write."""
+
+from __future__ import annotations
+
+import math
+import os
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import jinja2
+
+
+def template(package: str, name: str) -> jinja2.Template:
+    """Return the Jinja2 template ``name`` of ``package``, every value escaped unless marked safe, with
+    the filters ``thousands`` and ``svg`` (a ``mlops.svg.Chart`` as its markup)."""
+    import jinja2
+
+    from mlops import svg
+
+    environment = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["thousands"] = thousands
+    environment.filters["svg"] = svg.markup
+    return environment.from_string(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+
+
+def write(path: Path, page: str) -> None:
+    """Write ``page`` to ``path`` in UTF-8 through a temporary file that replaces it atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(page, encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def thousands(count: Any) -> str:
+    """Return a count with thousands separators; anything else as text."""
+    return f"{count:,}" if isinstance(count, int) else str(count)
+
+
+def number(value: float | None, missing: str = "n/a") -> str:
+    """Return a value in four significant digits (whole above 10,000), or ``missing`` when it is None
+    or NaN."""
+    if value is None or math.isnan(value):
+        return missing
+    return f"{value:,.0f}" if 1e4 <= abs(value) < 1e15 else f"{value:.4g}"
