@@ -29,12 +29,14 @@ def build(version: ModelVersion) -> dict[str, Any]:
 
     tags = dict(version.tags)
     name, number = version.name, str(version.version)
+    root = registry.client().get_run(version.run_id).info.artifact_uri
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
-        evaluation = artifact_json(version.run_id, f"{EVALUATION_ARTIFACT_PATH}/{EVALUATION_FILE}", folder)
-        split = artifact_json(version.run_id, "split.json", folder)
-        signature = model_file(version, "MLmodel", folder)
-        profile = artifact_json_at(f"{version.source}/monitoring/profile.json", folder)
+        evaluation = artifact_json(root, f"{EVALUATION_ARTIFACT_PATH}/{EVALUATION_FILE}", folder)
+        split = artifact_json(root, "split.json", folder)
+        mlmodel = fetched(root, model_path(version, "MLmodel"), folder)
+        signature = mlmodel.read_text() if mlmodel else ""
+        profile = artifact_json(root, model_path(version, "monitoring/profile.json"), folder)
     config = parse_yaml(tags.get("config"))
     moves = [
         move
@@ -147,35 +149,33 @@ def front_matter(name: str) -> dict[str, Any]:
     return {key.replace(" ", "_").lower(): value for key, value in found.items()}
 
 
-def artifact_json(run_id: str, path: str, folder: Path) -> dict[str, Any]:
-    """Return a JSON artifact of run ``run_id`` (empty when the run did not log it)."""
-    return artifact_json_at(f"runs:/{run_id}/{path}", folder)
-
-
-def artifact_json_at(uri: str, folder: Path) -> dict[str, Any]:
-    """Return the JSON file at artifact ``uri`` (empty when it is absent or not JSON)."""
-    path = fetched(uri, folder)
+def artifact_json(root: str, path: str, folder: Path) -> dict[str, Any]:
+    """Return a JSON artifact at ``path`` under the run's artifact URI ``root`` (empty when the run did
+    not log it or it is not JSON)."""
+    found = fetched(root, path, folder)
     try:
-        found = json.loads(path.read_text()) if path else {}
+        loaded = json.loads(found.read_text()) if found else {}
     except ValueError:
         return {}
-    return found if isinstance(found, dict) else {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
-def model_file(version: ModelVersion, path: str, folder: Path) -> str:
-    """Return the text of one file of the version's logged model ('' when absent)."""
-    found = fetched(f"{version.source}/{path}", folder)
-    return found.read_text() if found else ""
+def model_path(version: ModelVersion, path: str) -> str:
+    """Return the run-relative path of one file of a version's logged model (its source is
+    ``runs:/<run_id>/model``, as registration writes it)."""
+    return f"{version.source.removeprefix('runs:/').partition('/')[2]}/{path}"
 
 
-def fetched(uri: str, folder: Path) -> Path | None:
-    """Download one artifact into a fresh folder under ``folder``; None when it does not exist."""
+def fetched(root: str, path: str, folder: Path) -> Path | None:
+    """Download one artifact at ``path`` under the run's artifact URI ``root`` into a fresh folder under
+    ``folder``; None when it does not exist. The run's artifact store is read directly, with no lookup
+    of logged models (which Azure ML's tracking server does not have)."""
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
     into = Path(tempfile.mkdtemp(dir=folder))
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into)))
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=f"{root}/{path}", dst_path=str(into)))
     except (MlflowException, OSError):
         return None
 
@@ -229,7 +229,10 @@ def last_monitor(tags: dict[str, str]) -> dict[str, Any] | str:
 
 
 def write(card: dict[str, Any], folder: Path) -> list[Path]:
-    """Write ``card`` as ``card.json``, ``card.md`` and ``card.html`` into ``folder``; return the paths."""
+    """Write ``card`` as ``card.json``, ``card.md`` and ``card.html`` into ``folder`` (each whole or not
+    at all); return the paths."""
+    from mlops import page as page_files
+
     folder.mkdir(parents=True, exist_ok=True)
     parts = sections(card)
     written = {
@@ -238,7 +241,7 @@ def write(card: dict[str, Any], folder: Path) -> list[Path]:
         "card.html": page(card, parts),
     }
     for file, content in written.items():
-        (folder / file).write_text(content, encoding="utf-8")
+        page_files.write(folder / file, content)
     return [folder / file for file in written]
 
 
@@ -401,9 +404,11 @@ def cell(value: Any) -> str:
 
 def number(value: Any) -> str:
     """Return a number as a card prints it (4 significant digits), anything else as it is."""
+    from mlops import page as page_files
+
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "" if value is None else str(value)
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+    return f"{value:,}" if isinstance(value, int) else page_files.number(value)
 
 
 def page(card: dict[str, Any], parts: list[tuple[str, Table | str]]) -> str:
