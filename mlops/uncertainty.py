@@ -37,14 +37,18 @@ class Interval:
     rows: int
 
     def __str__(self) -> str:
-        return (
-            f"{self.estimate:+.4g}, {self.level:.0%} interval [{self.low:+.4g}, {self.high:+.4g}] "
-            f"over {self.rows:,} rows"
-        )
+        estimate, low, high = (signed(value) for value in (self.estimate, self.low, self.high))
+        return f"{estimate}, {self.level:.0%} interval [{low}, {high}] over {self.rows:,} rows"
 
     def as_dict(self) -> dict[str, float]:
         """Return the interval as JSON-ready fields."""
         return asdict(self)
+
+
+def signed(value: float) -> str:
+    """Return a difference with its sign in four significant digits; rounding noise (below 1e-12,
+    the sum of equal floats in another order) is 0."""
+    return "0" if abs(value) < 1e-12 else f"{value:+.4g}"
 
 
 def improvement(
