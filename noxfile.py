@@ -78,9 +78,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def template(session: nox.Session) -> None:
-    """Bake the model template through both doors and test what comes out."""
+    """Check every model folder is current with the template, then bake it and test what comes out."""
     isolate(session)
     session.install("-e", ".[test,azure]")
+    session.run("mlops", "upgrade", "--check")  # a template change lands with its folders upgraded
     session.run("pytest", "tests", "-m", "template", *session.posargs)
 
 

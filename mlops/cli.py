@@ -44,9 +44,16 @@ def cli() -> None:
 def new(name: str, task: str, description: str, owner: str) -> None:
     """Create data-science/models/NAME from the model template."""
     from mlops import project, scaffold
+    from mlops.upgrade import RECORD
 
     folder = scaffold.create(name, task, description, owner)
     click.echo(f"created {folder.relative_to(project.root())}; train it with: mlops train {name}")
+    if not (folder / RECORD).is_file():
+        click.echo(
+            f"note: {project.root()} is not a git repository, so no template version was recorded; "
+            f"after git init and a commit: mlops upgrade --adopt {name}",
+            err=True,
+        )
 
 
 def model_rows() -> tuple[list[dict], list[str]]:
@@ -286,6 +293,34 @@ def card(name: str, version: str | None, output: Path | None) -> None:
     folder = output or project.state_dir() / "cards" / name / f"version-{found.version}"
     for path in cards.write(cards.build(found), folder):
         click.echo(str(path))
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every model folder.")
+@click.option("--check", is_flag=True, help="Only say which folders are behind the template; exit 1 if any.")
+@click.option("--dry-run", is_flag=True, help="Print the diff each folder would get; write nothing.")
+@click.option(
+    "--adopt", is_flag=True, help="Record the template version a folder made before records came from."
+)
+def upgrade(names: tuple[str, ...], every: bool, check: bool, dry_run: bool, adopt: bool) -> None:
+    """Bring model folders up to date with templates/model by a three-way merge (see docs/templates.md)."""
+    from mlops import catalog
+    from mlops import upgrade as upgrading
+
+    if check and (names or adopt or dry_run):
+        raise MlopsError("--check looks at every model folder; pass it alone: mlops upgrade --check")
+    if not check and not names and not every:
+        raise MlopsError("name the model folders to upgrade, or pass --all (or --check)")
+    folders = [catalog.model_dir(name) for name in (catalog.model_names() if check or every else names)]
+    if check:
+        sys.exit(upgrading.check(folders, click.echo))
+    if adopt:
+        for folder in folders:
+            version, matched = upgrading.adopt(folder, upgrading.answers_of(folder))
+            click.echo(f"{folder.name}: recorded template {version[:12]} ({matched:.0%} of its files match)")
+        return
+    sys.exit(upgrading.upgrade(folders, dry_run, click.echo))
 
 
 @cli.command()

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from mlops import project
+from mlops import project, upgrade
 from mlops.errors import MlopsError
 
 TEMPLATE = Path("templates") / "model"
@@ -27,7 +27,8 @@ def answer_rules() -> ModuleType:
 
 
 def create(name: str, task: str, description: str, owner: str) -> Path:
-    """Create ``data-science/models/<name>`` from the template; never overwrite a folder."""
+    """Create ``data-science/models/<name>`` from the template with its record of the template version
+    and answers (``mlops upgrade``; none outside a git repository); never overwrite a folder."""
     from cookiecutter.main import cookiecutter
 
     found = answer_rules().problems(name, task, description, owner)
@@ -36,10 +37,18 @@ def create(name: str, task: str, description: str, owner: str) -> Path:
     target = project.models_dir() / name
     if target.exists():
         raise MlopsError(f"{target.relative_to(project.root())} already exists; pick another name")
+    answers = {"model_name": name, "task": task, "description": description, "owner": owner}
+    try:
+        version = upgrade.current_version()
+    except MlopsError:  # no git here: the folder is made without a record (mlops upgrade --adopt later)
+        version = None
     cookiecutter(
         str(template_dir()),
         no_input=True,
         output_dir=str(project.models_dir()),
-        extra_context={"model_name": name, "task": task, "description": description, "owner": owner},
+        extra_context=answers,
+        accept_hooks=False,  # the answers are checked above; the record is written below
     )
+    if version:
+        upgrade.Record(version, answers).write(target)
     return target
