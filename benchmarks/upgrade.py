@@ -27,11 +27,16 @@ IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com"}
 IDENTITY |= {"GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
 
 
-def timed(command: list[str], root: Path, env: dict[str, str]) -> float:
-    """Return the seconds ``command`` takes in ``root``."""
+def timed(command: list[str], root: Path, env: dict[str, str], expected: int) -> float:
+    """Return the seconds ``command`` takes in ``root``; stop when it exits other than ``expected``."""
     started = time.perf_counter()
-    subprocess.run(command, cwd=root, env=env, capture_output=True, check=False)
-    return time.perf_counter() - started
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != expected:
+        sys.exit(
+            f"{' '.join(command[2:])} exited {done.returncode}, not {expected}:\n{done.stdout}{done.stderr}"
+        )
+    return seconds
 
 
 def main() -> None:
@@ -69,9 +74,9 @@ def main() -> None:
         subprocess.run([*git, "commit", "--quiet", "-m", "T2"], env=env, check=True)
         mlops = [sys.executable, "-m", "mlops", "upgrade"]
         count = args.folders + 3  # and the example models
-        check = timed([*mlops, "--check"], root, env)
-        upgrade = timed([*mlops, "--all"], root, env)
-        again = timed([*mlops, "--check"], root, env)
+        check = timed([*mlops, "--check"], root, env, expected=1)  # every folder behind
+        upgrade = timed([*mlops, "--all"], root, env, expected=0)  # untouched folders: no conflict
+        again = timed([*mlops, "--check"], root, env, expected=0)
         print(f"{count} model folders (template change: one new file, one pin)")
         print(f"{'':<32} {'seconds':>8} {'per folder':>11}")
         for label, seconds in (

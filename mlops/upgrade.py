@@ -234,7 +234,8 @@ def planned(folder: Path, record: Record, version: str) -> Change:
 
 
 def apply(change: Change) -> None:
-    """Write a planned change: every file through a temporary one replacing it, then the record."""
+    """Write a planned change: every file through a temporary one replacing it (so none is left half
+    written), then the record."""
     for path, content in change.writes.items():
         target = change.folder / path
         if content is None:
@@ -243,6 +244,8 @@ def apply(change: Change) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.upgrade")
         temporary.write_bytes(content)
+        if target.exists():  # the file keeps its mode (an executable script stays one)
+            os.chmod(temporary, target.stat().st_mode)
         os.replace(temporary, target)
     record = Record.read(change.folder)
     Record(change.after, record.answers).write(change.folder)

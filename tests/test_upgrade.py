@@ -266,3 +266,23 @@ def test_a_plain_cookiecutter_bake_says_how_to_record_its_version(project, tmp_p
     project.commit("d baked by hand")
     assert project.mlops("upgrade", "--adopt", "d").returncode == 0
     assert project.mlops("upgrade", "--check").stdout.strip() == "d: current"
+
+
+def test_a_file_the_template_removes_goes_unless_the_model_changed_it(project):
+    notes = project.root / TEMPLATE / "NOTES.md"
+    notes.write_text("Notes on {{ cookiecutter.model_name }}.\n")
+    project.commit("T1 with notes")
+    for name in ("a", "b"):
+        assert project.mlops("new", name).returncode == 0
+    (project.folder("a") / "NOTES.md").write_text("a keeps its own notes here.\n")
+    project.commit("a and b")
+    notes.unlink()
+    project.commit("T2 without notes")
+    upgraded = project.mlops("upgrade", "--all")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert not (project.folder("b") / "NOTES.md").exists()
+    assert (project.folder("a") / "NOTES.md").read_text() == "a keeps its own notes here.\n"
+    assert (
+        "a: upgraded" in upgraded.stdout
+        and "kept NOTES.md (removed from the template, changed here)" in upgraded.stdout
+    )
