@@ -55,6 +55,11 @@ def git(*args: str, data: bytes | None = None, env: dict[str, str] | None = None
         ) from None
     if done.returncode:
         message = done.stderr.decode(errors="replace").strip().splitlines()
+        if message and "ignored by one of your .gitignore files" in message[0]:
+            raise MlopsError(
+                f"{TEMPLATE} is ignored by the git repository around {project.root()}, so it has no "
+                "versions; keep the project in a repository of its own (git init) and commit the template"
+            )
         if message and "not a git repository" in message[0]:
             raise MlopsError(
                 f"{project.root()} is not a git repository; mlops upgrade reads the template's versions "

@@ -410,3 +410,92 @@ def test_a_folder_without_a_model_is_refused(trained, run_mlops, tmp_path):
     result = monitor_taxi(run_mlops, tmp_path, "--model", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path} holds no MLmodel file; pass the folder of one MLflow model" in result.stderr
+
+
+def test_a_window_with_too_few_rows_is_insufficient_data_and_exits_0(trained, run_mlops, tmp_path):
+    production = spread(trips(35, seed=31).drop(columns="cost"), days=1)
+    production["distance"] += 10  # would breach: too few rows to alert on
+    result = monitor_taxi(run_mlops, write_byo(tmp_path / "byo", production))
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = summary_of(result)
+    assert summary["breached"] is True  # Azure's raw verdict, kept as it is
+    assert summary["alert"]["state"] == "insufficient data" and not summary["alert"]["raised"]
+    assert "35 production rows, fewer than monitoring.alerting.min_rows 100" in summary["alert"]["reason"]
+    assert "alert: insufficient data" in result.stdout
+
+
+def test_persistence_alerts_on_the_window_that_meets_it_and_retrain_holds_in_the_cooldown(
+    run_mlops, tmp_path
+):
+    train_model("taxi-fare", SMALL, echo=quiet)
+    rule = ["monitoring.alerting.persistence.breaches=2", "monitoring.alerting.persistence.windows=3"]
+    outcomes = []
+    for day in (20, 21, 22):  # three daily windows, each with the same shift
+        production = trips(400, seed=40 + day).drop(columns="cost")
+        production["distance"] += 10
+        stamped = production.assign(timestamp=f"2026-11-{day}T12:00:00Z")
+        folder = write_byo(tmp_path / f"day-{day}", stamped)
+        window = ["--start", f"2026-11-{day}T00:00:00Z", "--end", f"2026-11-{day + 1}T00:00:00Z"]
+        outcomes.append(
+            run_mlops(
+                "monitor",
+                "taxi-fare",
+                "--production",
+                str(folder),
+                *window,
+                "--on-breach",
+                "retrain",
+                *rule,
+                *SMALL,
+            )
+        )
+    first, second, third = (summary_of(result)["alert"] for result in outcomes)
+    assert first["state"] == "breach held back" and outcomes[0].returncode == 0
+    assert (
+        "breached in 1 of the last 3 windows; monitoring.alerting.persistence alerts at 2" in first["reason"]
+    )
+    assert second["state"] == "alert" and second["retrain"] and outcomes[1].returncode == 1
+    assert third["state"] == "alert" and not third["retrain"] and outcomes[2].returncode == 1
+    assert "retraining held" in third["reason"]
+    versions = registry.client().search_model_versions("name='taxi-fare'")
+    assert len(versions) == 2  # trained once: at the second window, not during the cool-down
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("monitoring.alerting.min_rows=0", "monitoring.alerting.min_rows is 0; it must be a whole number"),
+        (
+            "monitoring.alerting.persistence.breaches=4",
+            "persistence.breaches (4) is above persistence.windows (1)",
+        ),
+        (
+            "monitoring.alerting.cooldown=soon",
+            "monitoring.alerting.cooldown 'soon' is not a positive ISO 8601",
+        ),
+    ],
+)
+def test_alerting_mistakes_name_the_key(trained, run_mlops, tmp_path, override, message):
+    folder = write_byo(tmp_path / "byo", spread(trips(50, seed=14).drop(columns="cost"), days=2))
+    result = monitor_taxi(run_mlops, folder, override)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_breach_below_its_floor_is_reported_but_does_not_alert(trained, run_mlops, tmp_path):
+    production = trips(4000, seed=33).drop(columns="cost")
+    production["distance"] = production["distance"].median()  # inside the training range...
+    production.loc[0, "distance"] = production["distance"].max() + 500  # ...but for one row
+    exact = [  # data quality of distance alone, with Azure's rate of 0.0: that one row breaches
+        "monitoring.signals.data_quality.metric_thresholds.numerical.out_of_bounds_rate=0.0",
+        "monitoring.signals.data_quality.features=[distance]",
+        "monitoring.signals.data_drift.enabled=false",
+        "monitoring.signals.prediction_drift.enabled=false",
+    ]
+    result = monitor_taxi(run_mlops, write_byo(tmp_path / "byo", spread(production, days=2)), *exact)
+    summary = summary_of(result)
+    breached = [row for row in summary["rows"] if row["breached"]]
+    assert breached and all(row["metric"] == "out_of_bounds_rate" for row in breached), breached
+    assert all(row["value"] < 0.001 for row in breached), breached
+    assert summary["alert"]["state"] == "breach held back"
+    assert "below its monitoring.alerting.floors value (out_of_bounds_rate)" in summary["alert"]["reason"]
+    assert result.returncode == 0, result.stdout + result.stderr

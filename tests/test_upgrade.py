@@ -213,6 +213,7 @@ def test_every_bad_input_is_one_line_and_nothing_is_written(project, tmp_path):
     assert project.git("status", "--porcelain") == ""
 
     outside = Project(copy_of_checkout(tmp_path / "no-git"), tmp_path / "state2")
+    outside.env["GIT_CEILING_DIRECTORIES"] = str(tmp_path)  # no repository above it either
     result = outside.mlops("upgrade", "--check")
     assert result.returncode == 2 and "is not a git repository" in result.stderr
     assert "Traceback" not in result.stderr

@@ -85,8 +85,9 @@ def monitor(
     quality and (with --ground-truth) model performance, with Azure ML's metrics and thresholds.
 
     Writes summary.json and report.html, logs an MLflow run tagged with the version, and exits 1 when
-    a threshold is breached (0 when none is). OVERRIDES are Hydra overrides of the model's config,
-    e.g. monitoring.signals.data_drift.features=all_features; --on-breach retrain trains with them.
+    a breach alerts (monitoring.alerting: enough rows, persistence), 0 otherwise. OVERRIDES are Hydra
+    overrides of the model's config, e.g. monitoring.signals.data_drift.features=all_features;
+    --on-breach retrain trains with them.
     --target azure creates or updates the model's monitor schedule in the workspace of --env instead,
     with its reference data: the training rows of --version (default: the version the endpoint serves).
     """
@@ -123,12 +124,12 @@ def monitor(
     else:
         report(summary, outcome.folder)
     action = on_breach or outcome.on_breach
-    if outcome.breached and action == "retrain":
+    if outcome.retrain and action == "retrain":
         from mlops import training
 
-        echo(f"{name}: retraining because a threshold was breached")
+        echo(f"{name}: retraining because a threshold was breached and alerted")
         training.train_model(name, overrides, multirun=False, sample=None, echo=echo)
-    sys.exit(1 if outcome.breached else 0)
+    sys.exit(1 if outcome.alerted else 0)
 
 
 def report(summary: dict, folder: Path) -> None:
@@ -161,4 +162,6 @@ def report(summary: dict, folder: Path) -> None:
                 f"(threshold {row['threshold']:.4g})"
             )
     verdict = "threshold breached" if summary["breached"] else "no threshold breached"
-    click.echo(f"{summary['model']} {label}: {verdict}; report {folder / 'report.html'}")
+    alert = summary["alert"]
+    click.echo(f"{summary['model']} {label}: {verdict}; alert: {alert['state']} ({alert['reason']})")
+    click.echo(f"report {folder / 'report.html'}")

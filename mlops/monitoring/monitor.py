@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.data import TABLE_SUFFIXES, read_table
 from mlops.errors import MlopsError
-from mlops.monitoring import production, signals
+from mlops.monitoring import alerting, production, signals
 from mlops.monitoring.baseline import PREDICTION
 
 if TYPE_CHECKING:
@@ -42,8 +42,18 @@ class Outcome:
 
     @property
     def breached(self) -> bool:
-        """Whether any threshold was breached."""
+        """Whether any threshold was breached (Azure's raw verdict)."""
         return bool(self.summary["breached"])
+
+    @property
+    def alerted(self) -> bool:
+        """Whether the breach alerts (see ``mlops.monitoring.alerting``): what the exit status follows."""
+        return bool(self.summary["alert"]["raised"])
+
+    @property
+    def retrain(self) -> bool:
+        """Whether ``--on-breach retrain`` may fire: an alert outside the cool-down."""
+        return bool(self.summary["alert"]["retrain"])
 
 
 @dataclass
@@ -258,6 +268,10 @@ def log_run(
     }
     if summary["breached"]:
         tags[BREACH_TAG] = breach_message(summary["breaches"])
+    if summary["alert"]["raised"]:
+        tags[alerting.ALERT_TAG] = "true"
+    if summary["alert"]["counted"] and summary["alert"]["state"] != "insufficient data":
+        tags[alerting.COUNTED_TAG] = "true"
     experiment = registry.experiment_id(cfg.name)
     with mlflow.start_run(experiment_id=experiment, run_name=f"monitor-v{summary['version']}") as run:
         summary["run_id"] = run.info.run_id
@@ -309,6 +323,7 @@ def run(
 
     cfg = catalog.load_config(name, list(overrides))
     settings = cfg.monitoring
+    rules = alerting.Settings.of(cfg)  # a malformed alerting key stops the run before any reading
     window = production.window(lookback or (None if start else settings.window), start, end)
     stamped = production.parse_stamp(stamp, window) if stamp else None
     where = source or str(endpoints.collected(name))
@@ -336,6 +351,17 @@ def run(
         performance_rows(cfg, base, pairs, result)
     training = {key: base.profile[key] for key in ("training_rows", "sample_rows")}
     summary = summarize(cfg, chosen.version, where, window, reader.tally, score.scored, result, training)
+    earlier, last_alert = [], None
+    if chosen.registered is not None:
+        from mlops import registry
+
+        experiment = registry.experiment_id(name)
+        earlier, last_alert = alerting.history(experiment, name, summary["window"]["end"], rules.windows - 1)
+    breaches = [row for row in summary["rows"] if row["breached"]]
+    decision = alerting.decide(
+        rules, result.production_rows, breaches, earlier, last_alert, datetime.now(UTC)
+    )
+    summary["alert"] = decision.as_dict() | {"counted": bool(rules.counted(breaches))}
     folder = out or project.state_dir() / "monitoring" / name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if chosen.registered is None:
         write_outputs(folder, summary, result)

@@ -1,0 +1,172 @@
+"""When a monitor's breach becomes an alert. Azure's verdict (a value past its threshold) is kept as it
+is, the raw breach; on top of it ``monitoring.alerting`` decides whether to alert: a window with too
+few production rows is "insufficient data", never an alert; a breach whose value is below its
+metric's floor (a rate of one row in a million) does not count; a breach alerts only when it held in
+enough of the model's recent windows (persistence, read from the monitor's own MLflow runs); and
+after an alert, ``--on-breach retrain`` holds for a cool-down. The exit status and the retrain
+follow the alert."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from mlops.errors import MlopsError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+ALERT_TAG = "mlops.alert"  # "true" on a monitor run that alerted
+COUNTED_TAG = "mlops.breach_counted"  # "true" on a monitor run with a breach that reached its floor
+MIN_ROWS = 100  # alerting.min_rows when a config sets none
+STATES = ("alert", "breach held back", "insufficient data", "no breach")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """The alert decision on one monitor window: its state (one of ``STATES``), whether it alerts,
+    why, and whether ``--on-breach retrain`` may fire (not during a cool-down)."""
+
+    state: str
+    raised: bool
+    reason: str
+    retrain: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the decision as JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``monitoring.alerting``, checked."""
+
+    min_rows: int
+    breaches: int
+    windows: int
+    cooldown: timedelta
+    floors: dict[str, float]  # metric: the smallest value a breach of it must reach to count
+
+    @classmethod
+    def of(cls, cfg: DictConfig) -> Settings:
+        """Return the model's alerting settings, raising naming the key when one is malformed."""
+        from mlops.monitoring import production
+
+        found = cfg.monitoring.get("alerting") or {}
+        persistence = found.get("persistence") or {}
+        min_rows, breaches = found.get("min_rows", MIN_ROWS), persistence.get("breaches", 1)
+        windows = persistence.get("windows", 1)
+        for key, value in (
+            ("min_rows", min_rows),
+            ("persistence.breaches", breaches),
+            ("persistence.windows", windows),
+        ):
+            if type(value) is not int or value < 1:
+                raise MlopsError(
+                    f"monitoring.alerting.{key} is {value!r}; it must be a whole number of at least 1"
+                )
+        if breaches > windows:
+            raise MlopsError(
+                f"monitoring.alerting.persistence.breaches ({breaches}) is above persistence.windows "
+                f"({windows}); an alert needs breaches in at most every one of the last windows"
+            )
+        text = found.get("cooldown")
+        cooldown = (
+            production.parse_duration(str(text), "monitoring.alerting.cooldown") if text else timedelta(0)
+        )
+        floors = dict(found.get("floors") or {})
+        for metric, floor in floors.items():
+            if isinstance(floor, bool) or not isinstance(floor, int | float) or floor < 0:
+                raise MlopsError(
+                    f"monitoring.alerting.floors.{metric} is {floor!r}; it must be a number of at least 0"
+                )
+        return cls(
+            min_rows, breaches, windows, cooldown, {key: float(value) for key, value in floors.items()}
+        )
+
+    def counted(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Return the breached metric rows whose value reaches their metric's floor: the breaches that
+        count toward an alert (a p-value metric, breached below its threshold, has no floor)."""
+        return [
+            row
+            for row in rows
+            if row["breached"]
+            and row["value"] is not None
+            and row["value"] >= self.floors.get(row["metric"], 0.0)
+        ]
+
+
+def decide(
+    settings: Settings,
+    rows: int,
+    breaches: list[dict[str, Any]],
+    earlier: list[bool],
+    last_alert: datetime | None,
+    now: datetime,
+) -> Alert:
+    """Return the alert decision on a window of ``rows`` production rows with the raw ``breaches``
+    (breached metric rows), given whether each of the model's ``earlier`` windows (newest first) had a
+    breach that counted, and the time of its last alert (None: never)."""
+    if rows < settings.min_rows:
+        return Alert(
+            "insufficient data",
+            False,
+            f"{rows:,} production rows, fewer than monitoring.alerting.min_rows {settings.min_rows:,}: "
+            "reported, never an alert",
+        )
+    if not breaches:
+        return Alert("no breach", False, "no threshold breached")
+    if not settings.counted(breaches):
+        below = sorted({row["metric"] for row in breaches})
+        return Alert(
+            "breach held back",
+            False,
+            f"every breach is below its monitoring.alerting.floors value ({', '.join(below)}): too small "
+            "to act on",
+        )
+    held = 1 + sum(earlier[: settings.windows - 1])
+    if held < settings.breaches:
+        return Alert(
+            "breach held back",
+            False,
+            f"breached in {held} of the last {settings.windows} windows; monitoring.alerting.persistence "
+            f"alerts at {settings.breaches}",
+        )
+    reason = f"breached in {held} of the last {settings.windows} windows"
+    if last_alert is not None and now - last_alert < settings.cooldown:
+        return Alert(
+            "alert",
+            True,
+            f"{reason}; retraining held: the last alert ({last_alert.isoformat(timespec='seconds')}) is "
+            "within monitoring.alerting.cooldown",
+        )
+    return Alert("alert", True, reason, retrain=True)
+
+
+def history(
+    experiment_id: str, name: str, window_end: str, windows: int
+) -> tuple[list[bool], datetime | None]:
+    """Return whether each of model ``name``'s monitor windows that ended before ``window_end`` had a
+    breach that counted (newest first, at most ``windows``), and the start time of its last alerting
+    monitor run."""
+    from datetime import UTC
+
+    from mlops import registry
+
+    client = registry.client()
+    found = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`mlops.run` = 'monitor' and tags.model_name = '{name}'",
+        max_results=500,
+        order_by=["start_time DESC"],
+    )
+    earlier = sorted(
+        (run for run in found if run.data.tags.get("window_end", "") < window_end),
+        key=lambda run: run.data.tags.get("window_end", ""),
+        reverse=True,
+    )
+    verdicts = [run.data.tags.get(COUNTED_TAG) == "true" for run in earlier[:windows]]
+    alerts = [run.info.start_time for run in found if run.data.tags.get(ALERT_TAG) == "true"]
+    last = datetime.fromtimestamp(max(alerts) / 1000, UTC) if alerts else None
+    return verdicts, last
