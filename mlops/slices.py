@@ -60,7 +60,7 @@ class Slice:
                 f"{where} does not give true or false for each row; write a condition, e.g. "
                 f"'{features.columns[0]} > 0'"
             )
-        return np.asarray(found, dtype=bool)
+        return np.asarray(found.fillna(False), dtype=bool)  # a missing value is not in the slice
 
 
 def declared(cfg: DictConfig) -> list[Slice]:

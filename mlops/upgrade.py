@@ -38,13 +38,16 @@ MARKER = re.compile(rb"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
 LARGEST_SCANNED = 1 << 20  # files above this size (data) are not scanned for conflict markers
 
 
-def git(*args: str, data: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
-    """Run git in the project root and return its output; raise naming the problem when it fails."""
+def git(*args: str, env: dict[str, str] | None = None, top: bool = False) -> bytes:
+    """Run git in the project root (with ``top``, at the top of its repository) and return its output;
+    raise naming the problem when it fails."""
+    where = project.root()
+    if top:
+        where = Path(git("rev-parse", "--show-toplevel").decode().strip())
     try:
         done = subprocess.run(
             ["git", *args],
-            cwd=project.root(),
-            input=data,
+            cwd=where,
             capture_output=True,
             env={**os.environ, **(env or {})},
             check=False,
@@ -69,18 +72,25 @@ def git(*args: str, data: bytes | None = None, env: dict[str, str] | None = None
     return done.stdout
 
 
+def template_path() -> str:
+    """Return ``templates/model``'s path from the top of the git repository (the project may be a
+    folder of a larger repository)."""
+    return git("rev-parse", "--show-prefix").decode().strip() + TEMPLATE.as_posix()
+
+
 def current_version() -> str:
     """Return the git tree id of ``templates/model`` as it is in the work tree (committed or not)."""
     with tempfile.TemporaryDirectory() as folder:
         index = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
         git("add", "--all", "--", str(TEMPLATE), env=index)
-        return git("write-tree", f"--prefix={TEMPLATE.as_posix()}/", env=index).decode().strip()
+        return git("write-tree", f"--prefix={template_path()}/", env=index).decode().strip()
 
 
 def history() -> list[str]:
     """Return the tree ids ``templates/model`` had in the commits of HEAD, newest first."""
+    path = template_path()
     commits = git("log", "--format=%H", "--", str(TEMPLATE)).decode().split()
-    trees = [git("rev-parse", f"{commit}:{TEMPLATE.as_posix()}").decode().strip() for commit in commits]
+    trees = [git("rev-parse", f"{commit}:{path}").decode().strip() for commit in commits]
     return list(dict.fromkeys(trees))
 
 
@@ -128,7 +138,7 @@ def render(version: str, answers: dict[str, str], into: Path) -> Path:
     template = into / "template"
     template.mkdir(parents=True)
     with tempfile.TemporaryFile() as archive:
-        archive.write(git("archive", "--format=tar", version))
+        archive.write(git("archive", "--format=tar", version, top=True))  # a tree archives from the top
         archive.seek(0)
         with tarfile.open(fileobj=archive) as tar:
             tar.extractall(template, filter="data")
@@ -183,6 +193,7 @@ class Change:
     before: str
     after: str
     writes: dict[str, bytes | None] = field(default_factory=dict)
+    modes: dict[str, int] = field(default_factory=dict)  # the template's mode of each file it adds
     conflicts: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # removed from the template, changed by the model
 
@@ -213,7 +224,9 @@ def planned(folder: Path, record: Record, version: str) -> Change:
     owned = set(model_owned(record.version)) | set(model_owned(version))
     with tempfile.TemporaryDirectory() as temporary:
         base = files(render(record.version, record.answers, Path(temporary) / "base"), owned)
-        theirs = files(render(version, record.answers, Path(temporary) / "theirs"), owned)
+        rendered = render(version, record.answers, Path(temporary) / "theirs")
+        theirs = files(rendered, owned)
+        change.modes = {path: (rendered / path).stat().st_mode for path in theirs}
     ours = files(folder, owned)
     for path in sorted(set(base) | set(theirs)):
         old, new, mine = base.get(path), theirs.get(path), ours.get(path)
@@ -229,6 +242,9 @@ def planned(folder: Path, record: Record, version: str) -> Change:
             continue  # the model deleted a file the template still has
         if mine is None or mine == old:
             change.writes[path] = new
+            continue
+        if b"\0" in mine + (old or b"") + new:  # git merge-file refuses binary files: the model's stays
+            change.conflicts.append(path)
             continue
         merged, conflicts = merge(mine, old or b"", new, f"{folder.name}/{path}")
         if merged != mine:
@@ -249,8 +265,10 @@ def apply(change: Change) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.upgrade")
         temporary.write_bytes(content)
-        if target.exists():  # the file keeps its mode (an executable script stays one)
-            os.chmod(temporary, target.stat().st_mode)
+        # a file keeps its mode; one the template adds takes the template's (an executable stays one)
+        mode = target.stat().st_mode if target.exists() else change.modes.get(path)
+        if mode is not None:
+            os.chmod(temporary, mode)
         os.replace(temporary, target)
     record = Record.read(change.folder)
     Record(change.after, record.answers).write(change.folder)
@@ -298,6 +316,12 @@ def adopt(folder: Path, answers: dict[str, str]) -> tuple[str, float]:
         ) / max(len(rendered), 1)
         if matched > score:  # versions run newest first: a tie keeps the newer
             best, score = version, matched
+    if score < 0:
+        raise MlopsError(
+            f"{folder.name}: no version of {TEMPLATE} renders with the answers read from its config "
+            f"({', '.join(f'{key}={value!r}' for key, value in answers.items())}); fix config/model.yaml "
+            "(task, owner, card.description) so the template accepts them, then adopt again"
+        )
     Record(best, answers).write(folder)
     return best, score
 
@@ -335,9 +359,15 @@ def known(version: str, folder: Path) -> None:
     try:
         git("cat-file", "-e", f"{version}^{{tree}}")
     except MlopsError:
+        if git("rev-parse", "--is-shallow-repository").decode().strip() == "true":
+            raise MlopsError(
+                f"{folder.name}: its template version {version[:12]} is not in this clone (a shallow clone "
+                "has only the newest commits): run git fetch --unshallow, then mlops upgrade again"
+            ) from None
         raise MlopsError(
-            f"{folder.name}: its template version {version[:12]} is not in this clone (a shallow clone "
-            "has only the newest commits): run git fetch --unshallow, then mlops upgrade again"
+            f"{folder.name}: its template version {version[:12]} is in no commit of this repository (it was "
+            f"recorded from template changes never committed); record the version again: mlops upgrade "
+            f"--adopt {folder.name}"
         ) from None
 
 

@@ -288,3 +288,10 @@ def test_a_malformed_slice_or_cost_bound_names_the_key_and_the_file(override, me
 
     with pytest.raises(MlopsError, match=r"data-science/models/taxi-fare/config/model\.yaml: " + message):
         catalog.load_config("taxi-fare", [override])
+
+
+def test_a_slice_over_a_column_with_missing_values_leaves_those_rows_out():
+    from mlops.slices import Slice
+
+    frame = pd.DataFrame({"vendor": pd.array([1, 2, None, 2], dtype="Int64")})
+    assert Slice("vendor_2", "vendor == 2").mask(frame).tolist() == [False, True, False, True]

@@ -473,6 +473,10 @@ def test_persistence_alerts_on_the_window_that_meets_it_and_retrain_holds_in_the
             "monitoring.alerting.cooldown=soon",
             "monitoring.alerting.cooldown 'soon' is not a positive ISO 8601",
         ),
+        (
+            "+monitoring.alerting.floors.accuracy=0.2",
+            "floors.accuracy: accuracy breaches below its threshold",
+        ),
     ],
 )
 def test_alerting_mistakes_name_the_key(trained, run_mlops, tmp_path, override, message):

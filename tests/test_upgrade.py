@@ -203,8 +203,9 @@ def test_every_bad_input_is_one_line_and_nothing_is_written(project, tmp_path):
 
     record_file.write_text(json.dumps({**record, "version": "0" * 40}))
     project.commit("a record naming an unknown version")
-    assert "its template version 000000000000 is not in this clone" in refused("a")
-    assert "git fetch --unshallow" in refused("a")
+    message = refused("a")  # a full clone: the version was never committed here
+    assert "its template version 000000000000 is in no commit of this repository" in message
+    assert "mlops upgrade --adopt a" in message
 
     record_file.write_text(json.dumps({**record, "answers": {**record["answers"], "owner": "bad owner!"}}))
     project.commit("answers the template refuses")
@@ -287,3 +288,40 @@ def test_a_file_the_template_removes_goes_unless_the_model_changed_it(project):
         "a: upgraded" in upgraded.stdout
         and "kept NOTES.md (removed from the template, changed here)" in upgraded.stdout
     )
+
+
+def test_a_project_inside_a_larger_repository_upgrades_and_new_files_keep_their_mode(tmp_path):
+    outer = tmp_path / "monorepo"
+    project = Project(copy_of_checkout(outer / "ml", models=False), tmp_path / "state")
+    project.root = outer / "ml"
+    subprocess.run(["git", "init", "--quiet", "--initial-branch", "main"], cwd=outer, check=True)
+    project.commit("T1")
+    assert project.mlops("new", "a").returncode == 0
+    record = json.loads((project.folder("a") / ".mlops-template.json").read_text())
+    assert record["version"] == project.git("rev-parse", "HEAD:ml/templates/model").strip()
+    project.commit("a")
+    script = project.root / TEMPLATE / "run.sh"
+    script.write_text("#!/bin/sh\necho run\n")
+    script.chmod(0o755)
+    project.commit("T2: an executable script")
+    upgraded = project.mlops("upgrade", "a")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert (project.folder("a") / "run.sh").stat().st_mode & 0o111  # executable, as in the template
+    project.commit("a at T2")
+    assert project.mlops("upgrade", "--check").stdout.strip() == "a: current"
+
+
+def test_a_shallow_clone_is_told_to_fetch_the_recorded_version(project, tmp_path):
+    assert project.mlops("new", "a").returncode == 0
+    project.commit("a at T1")
+    change_template(project)
+    shallow = tmp_path / "shallow"
+    project.git("clone", "--quiet", "--depth", "1", f"file://{project.root}", str(shallow))
+    clone = Project(shallow, tmp_path / "state-shallow")
+    result = clone.mlops("upgrade", "a")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        "is not in this clone (a shallow clone has only the newest commits): run git fetch --unshallow"
+        in result.stderr
+    )
+    assert clone.mlops("upgrade", "--check").returncode == 1  # the check itself needs no history

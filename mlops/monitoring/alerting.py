@@ -3,7 +3,7 @@ is, the raw breach; on top of it ``monitoring.alerting`` decides whether to aler
 few production rows is "insufficient data", never an alert; a breach whose value is below its
 metric's floor (a rate of one row in a million) does not count; a breach alerts only when it held in
 enough of the model's recent windows (persistence, read from the monitor's own MLflow runs); and
-after an alert, ``--on-breach retrain`` holds for a cool-down. The exit status and the retrain
+after an alert retrains, ``--on-breach retrain`` holds for a cool-down. The exit status and the retrain
 follow the alert."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 ALERT_TAG = "mlops.alert"  # "true" on a monitor run that alerted
+RETRAINED_TAG = "mlops.retrained"  # "true" on a monitor run whose alert retrained the model
 COUNTED_TAG = "mlops.breach_counted"  # "true" on a monitor run with a breach that reached its floor
 MIN_ROWS = 100  # alerting.min_rows when a config sets none
 STATES = ("alert", "breach held back", "insufficient data", "no breach")
@@ -75,8 +76,15 @@ class Settings:
         cooldown = (
             production.parse_duration(str(text), "monitoring.alerting.cooldown") if text else timedelta(0)
         )
+        from mlops.monitoring.metrics import LOWER_IS_BREACH
+
         floors = dict(found.get("floors") or {})
         for metric, floor in floors.items():
+            if metric in LOWER_IS_BREACH:
+                raise MlopsError(
+                    f"monitoring.alerting.floors.{metric}: {metric} breaches below its threshold, so a floor "
+                    "cannot make a breach too small to count; remove it"
+                )
             if isinstance(floor, bool) or not isinstance(floor, int | float) or floor < 0:
                 raise MlopsError(
                     f"monitoring.alerting.floors.{metric} is {floor!r}; it must be a number of at least 0"
@@ -102,12 +110,12 @@ def decide(
     rows: int,
     breaches: list[dict[str, Any]],
     earlier: list[bool],
-    last_alert: datetime | None,
+    last_retrain: datetime | None,
     now: datetime,
 ) -> Alert:
     """Return the alert decision on a window of ``rows`` production rows with the raw ``breaches``
     (breached metric rows), given whether each of the model's ``earlier`` windows (newest first) had a
-    breach that counted, and the time of its last alert (None: never)."""
+    breach that counted, and the time of its last retrain on an alert (None: never)."""
     if rows < settings.min_rows:
         return Alert(
             "insufficient data",
@@ -134,12 +142,12 @@ def decide(
             f"alerts at {settings.breaches}",
         )
     reason = f"breached in {held} of the last {settings.windows} windows"
-    if last_alert is not None and now - last_alert < settings.cooldown:
+    if last_retrain is not None and now - last_retrain < settings.cooldown:
         return Alert(
             "alert",
             True,
-            f"{reason}; retraining held: the last alert ({last_alert.isoformat(timespec='seconds')}) is "
-            "within monitoring.alerting.cooldown",
+            f"{reason}; retraining held: the last retrain on an alert "
+            f"({last_retrain.isoformat(timespec='seconds')}) is within monitoring.alerting.cooldown",
         )
     return Alert("alert", True, reason, retrain=True)
 
@@ -149,7 +157,7 @@ def history(
 ) -> tuple[list[bool], datetime | None]:
     """Return whether each of model ``name``'s monitor windows that ended before ``window_end`` had a
     breach that counted (newest first, at most ``windows``), and the start time of its last alerting
-    monitor run."""
+    monitor run that retrained (the cool-down runs from there)."""
     from datetime import UTC
 
     from mlops import registry
@@ -167,6 +175,6 @@ def history(
         reverse=True,
     )
     verdicts = [run.data.tags.get(COUNTED_TAG) == "true" for run in earlier[:windows]]
-    alerts = [run.info.start_time for run in found if run.data.tags.get(ALERT_TAG) == "true"]
+    alerts = [run.info.start_time for run in found if run.data.tags.get(RETRAINED_TAG) == "true"]
     last = datetime.fromtimestamp(max(alerts) / 1000, UTC) if alerts else None
     return verdicts, last

@@ -128,6 +128,11 @@ def monitor(
         from mlops import training
 
         echo(f"{name}: retraining because a threshold was breached and alerted")
+        if summary["run_id"]:  # the cool-down runs from this retrain
+            from mlops import registry
+            from mlops.monitoring.alerting import RETRAINED_TAG
+
+            registry.client().set_tag(summary["run_id"], RETRAINED_TAG, "true")
         training.train_model(name, overrides, multirun=False, sample=None, echo=echo)
     sys.exit(1 if outcome.alerted else 0)
 

@@ -351,15 +351,17 @@ def run(
         performance_rows(cfg, base, pairs, result)
     training = {key: base.profile[key] for key in ("training_rows", "sample_rows")}
     summary = summarize(cfg, chosen.version, where, window, reader.tally, score.scored, result, training)
-    earlier, last_alert = [], None
+    earlier, last_retrain = [], None
     if chosen.registered is not None:
         from mlops import registry
 
         experiment = registry.experiment_id(name)
-        earlier, last_alert = alerting.history(experiment, name, summary["window"]["end"], rules.windows - 1)
+        earlier, last_retrain = alerting.history(
+            experiment, name, summary["window"]["end"], rules.windows - 1
+        )
     breaches = [row for row in summary["rows"] if row["breached"]]
     decision = alerting.decide(
-        rules, result.production_rows, breaches, earlier, last_alert, datetime.now(UTC)
+        rules, result.production_rows, breaches, earlier, last_retrain, datetime.now(UTC)
     )
     summary["alert"] = decision.as_dict() | {"counted": bool(rules.counted(breaches))}
     folder = out or project.state_dir() / "monitoring" / name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
