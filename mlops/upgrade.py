@@ -331,9 +331,19 @@ def answers_of(folder: Path) -> dict[str, str]:
     owner and description of its config."""
     import yaml
 
-    config = yaml.safe_load((folder / "config" / "model.yaml").read_text()) or {}
-    card = config.get("card") or {}
-    first = (folder / "config" / "model.yaml").read_text().splitlines()[0]
+    from mlops import catalog
+
+    path = folder / "config" / "model.yaml"
+    text = path.read_text()
+    try:
+        with path.open(encoding="utf-8") as stream:  # a stream keeps the name: the error says where
+            config = yaml.safe_load(stream) or {}
+    except yaml.YAMLError as error:
+        raise MlopsError(f"{folder.name}: cannot read its answers: {catalog.yaml_problem(error)}") from None
+    if not isinstance(config, dict):
+        raise MlopsError(f"{folder.name}: {path.relative_to(project.root())} is not a mapping of config keys")
+    card = config.get("card") if isinstance(config.get("card"), dict) else {}
+    first = text.splitlines()[0] if text else ""
     description = (
         card.get("description")
         or first.partition(": ")[2]

@@ -213,6 +213,16 @@ def test_every_bad_input_is_one_line_and_nothing_is_written(project, tmp_path):
     assert "the answers recorded for 'a' no longer satisfy the template: owner 'bad owner!'" in message
     assert project.git("status", "--porcelain") == ""
 
+    config = project.folder("a") / "config" / "model.yaml"
+    config.write_text(config.read_text() + "broken: [\n")
+    message = project.mlops("upgrade", "--adopt", "a")
+    assert message.returncode == 2 and "Traceback" not in message.stderr
+    assert (
+        "a: cannot read its answers: data-science/models/a/config/model.yaml is not valid YAML: line"
+        in message.stderr
+    )
+    project.git("checkout", "--", ".")
+
     outside = Project(copy_of_checkout(tmp_path / "no-git"), tmp_path / "state2")
     outside.env["GIT_CEILING_DIRECTORIES"] = str(tmp_path)  # no repository above it either
     result = outside.mlops("upgrade", "--check")
