@@ -15,16 +15,22 @@ if TYPE_CHECKING:
 
 
 def template(package: str, name: str) -> jinja2.Template:
-    """Return the Jinja2 template ``name`` of ``package``, every value escaped unless marked safe, with
-    the filters ``thousands`` and ``svg`` (a ``mlops.svg.Chart`` as its markup)."""
+    """Return the Jinja2 template ``name`` of ``package`` (which may import or include the package's
+    other templates), every value escaped unless marked safe, with the filters ``thousands`` and
+    ``svg`` (a ``mlops.svg.Chart`` as its markup)."""
     import jinja2
 
     from mlops import svg
 
-    environment = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    def source(template: str) -> str:
+        return resources.files(package).joinpath(template).read_text(encoding="utf-8")
+
+    environment = jinja2.Environment(
+        loader=jinja2.FunctionLoader(source), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
     environment.filters["thousands"] = thousands
     environment.filters["svg"] = svg.markup
-    return environment.from_string(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+    return environment.get_template(name)
 
 
 def write(path: Path, page: str) -> None:

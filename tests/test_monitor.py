@@ -21,6 +21,8 @@ from mlops.training import train_model
 
 END = "2026-11-23T00:00:00Z"
 SMALL = ["data=generated", "data.n_rows=3000", "estimator.n_estimators=10"]
+# alert on a breach in this window alone (the default waits for 2 of the last 3)
+ONE_WINDOW = ["monitoring.alerting.persistence.breaches=1", "monitoring.alerting.persistence.windows=1"]
 
 
 def quiet(_line: str) -> None:
@@ -82,7 +84,7 @@ def test_a_shifted_feature_is_flagged_with_prediction_drift(trained, run_mlops, 
     production = spread(production)
     production.loc[len(production) // 2 :, "distance"] *= 2.5  # only the last seven days are shifted
     folder = write_byo(tmp_path / "byo", production)
-    result = monitor_taxi(run_mlops, folder, "--window", "P7D")
+    result = monitor_taxi(run_mlops, folder, "--window", "P7D", *ONE_WINDOW)
     assert result.returncode == 1, result.stderr
     assert "read 1,400 production rows from 2 files" in result.stdout
     assert "skipped 1,400 outside the window" in result.stdout
@@ -277,7 +279,7 @@ def test_on_breach_retrain_trains_a_new_version(run_mlops, tmp_path):
     production = spread(trips(600, seed=15).drop(columns="cost"), days=3)
     production["distance"] += 10
     folder = write_byo(tmp_path / "byo", production)
-    result = monitor_taxi(run_mlops, folder, "--on-breach", "retrain", *SMALL)
+    result = monitor_taxi(run_mlops, folder, "--on-breach", "retrain", *SMALL, *ONE_WINDOW)
     assert result.returncode == 1, result.stderr
     assert "retraining because a threshold was breached" in result.stderr + result.stdout
     versions = registry.client().search_model_versions("name='taxi-fare'")
@@ -467,7 +469,7 @@ def test_persistence_alerts_on_the_window_that_meets_it_and_retrain_holds_in_the
         ("monitoring.alerting.min_rows=0", "monitoring.alerting.min_rows is 0; it must be a whole number"),
         (
             "monitoring.alerting.persistence.breaches=4",
-            "persistence.breaches (4) is above persistence.windows (1)",
+            "persistence.breaches (4) is above persistence.windows (3)",
         ),
         (
             "monitoring.alerting.cooldown=soon",

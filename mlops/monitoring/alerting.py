@@ -93,15 +93,21 @@ class Settings:
             min_rows, breaches, windows, cooldown, {key: float(value) for key, value in floors.items()}
         )
 
-    def counted(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Return the breached metric rows whose value reaches their metric's floor: the breaches that
-        count toward an alert (a p-value metric, breached below its threshold, has no floor)."""
+    def counted(
+        self, rows: list[dict[str, Any]], training: dict[tuple[str, str], float] | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the breached metric rows whose value reaches their metric's floor above the training
+        rows' own value of it (``training``, by (metric, feature): a column with 3% nulls in training
+        counts a null rate from 3% plus the floor): the breaches that count toward an alert (a p-value
+        metric, breached below its threshold, has no floor)."""
+        training = training or {}
         return [
             row
             for row in rows
             if row["breached"]
             and row["value"] is not None
-            and row["value"] >= self.floors.get(row["metric"], 0.0)
+            and row["value"]
+            >= training.get((row["metric"], row["feature"]), 0.0) + self.floors.get(row["metric"], 0.0)
         ]
 
 
@@ -109,13 +115,15 @@ def decide(
     settings: Settings,
     rows: int,
     breaches: list[dict[str, Any]],
+    counted: list[dict[str, Any]],
     earlier: list[bool],
     last_retrain: datetime | None,
     now: datetime,
 ) -> Alert:
-    """Return the alert decision on a window of ``rows`` production rows with the raw ``breaches``
-    (breached metric rows), given whether each of the model's ``earlier`` windows (newest first) had a
-    breach that counted, and the time of its last retrain on an alert (None: never)."""
+    """Return the alert decision on a window of ``rows`` production rows ending at ``now`` with the
+    raw ``breaches`` (breached metric rows; ``counted``: those that reach their floors), given
+    whether each of the model's ``earlier`` windows (newest first) had a breach that counted, and
+    the end of the last window whose alert retrained (None: never)."""
     if rows < settings.min_rows:
         return Alert(
             "insufficient data",
@@ -125,13 +133,13 @@ def decide(
         )
     if not breaches:
         return Alert("no breach", False, "no threshold breached")
-    if not settings.counted(breaches):
+    if not counted:
         below = sorted({row["metric"] for row in breaches})
         return Alert(
             "breach held back",
             False,
-            f"every breach is below its monitoring.alerting.floors value ({', '.join(below)}): too small "
-            "to act on",
+            f"every breach is below its monitoring.alerting.floors value ({', '.join(below)}) over the "
+            "training rows' own: too small to act on",
         )
     held = 1 + sum(earlier[: settings.windows - 1])
     if held < settings.breaches:
@@ -141,40 +149,34 @@ def decide(
             f"breached in {held} of the last {settings.windows} windows; monitoring.alerting.persistence "
             f"alerts at {settings.breaches}",
         )
+    from mlops.monitoring import production
+
     reason = f"breached in {held} of the last {settings.windows} windows"
-    if last_retrain is not None and now - last_retrain < settings.cooldown:
+    if last_retrain is not None and now - last_retrain <= settings.cooldown:
         return Alert(
             "alert",
             True,
-            f"{reason}; retraining held: the last retrain on an alert "
-            f"({last_retrain.isoformat(timespec='seconds')}) is within monitoring.alerting.cooldown",
+            f"{reason}; retraining held: the window of the last retrain on an alert ended "
+            f"{production.stamp(last_retrain)}, within monitoring.alerting.cooldown of this one",
         )
     return Alert("alert", True, reason, retrain=True)
 
 
-def history(
-    experiment_id: str, name: str, window_end: str, windows: int
-) -> tuple[list[bool], datetime | None]:
+def history(name: str, window_end: str, windows: int) -> tuple[list[bool], datetime | None]:
     """Return whether each of model ``name``'s monitor windows that ended before ``window_end`` had a
-    breach that counted (newest first, at most ``windows``), and the start time of its last alerting
-    monitor run that retrained (the cool-down runs from there)."""
-    from datetime import UTC
+    breach that counted (newest first, at most ``windows``; a window monitored twice counts once, as
+    its newest run says), and the end of the last window whose alert retrained (the cool-down runs
+    from there, in window time, so a backfill and a daily schedule decide alike)."""
+    from mlops.monitoring import production
+    from mlops.monitoring.history import monitor_runs
 
-    from mlops import registry
-
-    client = registry.client()
-    found = client.search_runs(
-        [experiment_id],
-        filter_string=f"tags.`mlops.run` = 'monitor' and tags.model_name = '{name}'",
-        max_results=500,
-        order_by=["start_time DESC"],
-    )
-    earlier = sorted(
-        (run for run in found if run.data.tags.get("window_end", "") < window_end),
-        key=lambda run: run.data.tags.get("window_end", ""),
-        reverse=True,
-    )
+    found = monitor_runs(name)
+    earlier = [run for run in found if run.data.tags["window_end"] < window_end][::-1]
     verdicts = [run.data.tags.get(COUNTED_TAG) == "true" for run in earlier[:windows]]
-    alerts = [run.info.start_time for run in found if run.data.tags.get(RETRAINED_TAG) == "true"]
-    last = datetime.fromtimestamp(max(alerts) / 1000, UTC) if alerts else None
+    retrained = [
+        run.data.tags["window_end"]
+        for run in found
+        if run.data.tags.get(RETRAINED_TAG) == "true" and run.data.tags["window_end"] <= window_end
+    ]
+    last = production.parse_time(max(retrained), "window_end") if retrained else None
     return verdicts, last

@@ -26,13 +26,32 @@ from mlops.targets import check_target, target_options
     "lookback",
     help="ISO 8601 lookback ending at --end, e.g. P7D or PT12H [default: monitoring.window].",
 )
-@click.option("--start", help="Window start (ISO 8601 time); instead of --window.")
+@click.option("--start", "--from", "start", help="Window start (ISO 8601 time); instead of --window.")
 @click.option(
     "--stamp",
     help="The time of production rows without a timestamp column: an ISO 8601 time, or now (the end of "
     "the window); a file exported for one day, say.",
 )
-@click.option("--end", help="Window end (ISO 8601 time) [default: now].")
+@click.option("--end", "--to", "end", help="Window end (ISO 8601 time) [default: now].")
+@click.option(
+    "--backfill",
+    is_flag=True,
+    help="Monitor past windows: cut the window (--from/--to, or --window) into consecutive windows of "
+    "--every and log each as its own monitor run, from one pass over the production data.",
+)
+@click.option(
+    "--every", default="P1D", show_default=True, help="With --backfill: each window's length (ISO 8601)."
+)
+@click.option(
+    "--history",
+    "show_history",
+    is_flag=True,
+    help="Show the model's past monitor windows instead: each metric over time, thresholds and alerts "
+    "marked, as a page of charts and a table.",
+)
+@click.option(
+    "--last", type=click.IntRange(min=1), default=30, show_default=True, help="With --history: windows shown."
+)
 @click.option(
     "--version",
     help="Registered version whose baseline to compare with [default: the champion]; with --model, "
@@ -70,6 +89,10 @@ def monitor(
     start: str | None,
     stamp: str | None,
     end: str | None,
+    backfill: bool,
+    every: str,
+    show_history: bool,
+    last: int,
     version: str | None,
     model: Path | None,
     ground_truth: str | None,
@@ -85,7 +108,8 @@ def monitor(
     quality and (with --ground-truth) model performance, with Azure ML's metrics and thresholds.
 
     Writes summary.json and report.html, logs an MLflow run tagged with the version, and exits 1 when
-    a breach alerts (monitoring.alerting: enough rows, persistence), 0 otherwise. OVERRIDES are Hydra
+    a breach alerts (monitoring.alerting: enough rows, persistence), 0 otherwise; with --backfill,
+    when the newest window alerts. --history draws the logged windows over time. OVERRIDES are Hydra
     overrides of the model's config, e.g. monitoring.signals.data_drift.features=all_features;
     --on-breach retrain trains with them.
     --target azure creates or updates the model's monitor schedule in the workspace of --env instead,
@@ -112,12 +136,36 @@ def monitor(
             )
         return
 
+    if show_history:
+        show(name, last, out, as_json)
+        return
+    if backfill and on_breach == "retrain":
+        raise click.UsageError(
+            "--on-breach retrain acts on the present, --backfill on past windows; backfill first, then run "
+            "mlops monitor for the latest window with --on-breach retrain"
+        )
     from mlops.monitoring import monitor as monitoring
 
     echo = progress_echo(as_json)
-    outcome = monitoring.run(
-        name, source, lookback, start, end, version, ground_truth, out, overrides, echo, model, stamp
+    outcomes = monitoring.run(
+        name,
+        source,
+        lookback,
+        start,
+        end,
+        version,
+        ground_truth,
+        out,
+        overrides,
+        echo,
+        model,
+        stamp,
+        every if backfill else None,
     )
+    if backfill:
+        backfilled(name, [outcome.summary for outcome in outcomes], as_json)
+        sys.exit(1 if outcomes[-1].alerted else 0)
+    outcome = outcomes[0]
     summary = outcome.summary
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -135,6 +183,71 @@ def monitor(
             registry.client().set_tag(summary["run_id"], RETRAINED_TAG, "true")
         training.train_model(name, overrides, multirun=False, sample=None, echo=echo)
     sys.exit(1 if outcome.alerted else 0)
+
+
+def show(name: str, last: int, out: Path | None, as_json: bool) -> None:
+    """Print the model's last ``last`` monitor windows and write their history page."""
+    import json
+
+    from mlops import catalog, project
+    from mlops.monitoring import history
+
+    catalog.model_dir(name)  # an unknown model name is refused before the store is read
+    windows = history.summaries(name, last)
+    path = history.write((out or project.state_dir() / "monitoring" / name) / "history.html", name, windows)
+    if as_json:
+        click.echo(json.dumps([brief(window) for window in windows], indent=2))
+        return
+    if not windows:
+        click.echo(f"{name}: no monitor run is logged yet; run mlops monitor {name} (or --backfill)")
+    for window in windows:
+        click.echo(line(window))
+    if windows:
+        tally = history.counts(windows)
+        click.echo(
+            f"{name}: {plural(tally['windows'], 'window')}, {tally['breached']} breached a threshold "
+            f"(Azure's verdict), {plural(tally['alerts'], 'alert')}"
+        )
+    click.echo(f"history {path}")
+
+
+def brief(summary: dict) -> dict:
+    """Return one window of the history as JSON for scripts: its times, rows, breaches and alert."""
+    return {
+        "window": summary["window"],
+        "version": summary["version"],
+        "rows": summary["production"]["rows"],
+        "breaches": summary["breaches"],
+        "alert": summary["alert"],
+        "run_id": summary["run_id"],
+    }
+
+
+def line(summary: dict) -> str:
+    """Return one window as a line: its times, rows, raw breaches and alert state."""
+    breaches = sum(row["breached"] for row in summary["rows"])
+    return (
+        f"  {summary['window']['start']} to {summary['window']['end']}  "
+        f"{summary['production']['rows']:>10,} rows  {breaches:>3} raw breaches  {summary['alert']['state']}"
+    )
+
+
+def backfilled(name: str, summaries: list[dict], as_json: bool) -> None:
+    """Print each backfilled window and where its history is drawn."""
+    import json
+
+    from mlops.monitoring import history
+
+    if as_json:
+        click.echo(json.dumps([brief(summary) for summary in summaries], indent=2))
+        return
+    for summary in summaries:
+        click.echo(line(summary))
+    tally = history.counts(summaries)
+    click.echo(
+        f"{name}: backfilled {plural(tally['windows'], 'window')}: {tally['breached']} breached a threshold "
+        f"(Azure's verdict), {plural(tally['alerts'], 'alert')}; see them with mlops monitor {name} --history"
+    )
 
 
 def report(summary: dict, folder: Path) -> None:

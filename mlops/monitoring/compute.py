@@ -86,7 +86,7 @@ class Column:
             self.drift: metrics.Numerical | metrics.Categorical = metrics.Numerical(
                 sample.dropna().to_numpy(dtype=float)
             )
-            self.spill = spill.open("wb")
+            self.spill = spill  # values past what the accumulator keeps are appended here
         else:
             counts = profile.get("categories") or labels(sample, kind).value_counts().to_dict()
             self.categories = set(counts)
@@ -103,7 +103,8 @@ class Column:
             self.valid += len(numbers)
             self.out_of_bounds += int(np.count_nonzero((numbers < self.low) | (numbers > self.high)))
             self.drift.add(numbers)
-            self.spill.write(numbers.tobytes())
+            with self.spill.open("ab") as out:  # opened per chunk: a backfill holds many windows
+                out.write(numbers.tobytes())
             return
         counts = self.label_counts(values)
         self.valid += sum(counts.values())
@@ -130,8 +131,7 @@ class Column:
         """Build the histogram, reading spilled values back when too many were seen to keep them."""
         if self.type != metrics.NUMERICAL:
             return
-        path = Path(self.spill.name)
-        self.spill.close()
+        path = self.spill
         drift = self.drift
         if drift.count and len(drift.baseline):
             drift.start_histogram()
@@ -139,7 +139,7 @@ class Column:
                 with path.open("rb") as spilled:
                     while len(chunk := np.fromfile(spilled, dtype=np.float64, count=SPILL_CHUNK)):
                         drift.add_to_histogram(chunk)
-        path.unlink()
+        path.unlink(missing_ok=True)
 
     def quality(self) -> dict[str, float]:
         """Return the three data-quality rates."""
@@ -164,6 +164,49 @@ def row(signal: str, feature: str, data_type: str, metric: str, value: float | N
     }
 
 
+class Window:
+    """The accumulators of one production window: every column the plan reads, the ground truth
+    pairs and the rows seen. Feed it chunks with ``add``; ``finish`` returns the metric rows."""
+
+    def __init__(
+        self,
+        plan: signals.Plan,
+        baseline: Baseline,
+        spill: Path,
+        score: Callable[[pd.DataFrame], Any] | None = None,
+        truth: Callable[[pd.DataFrame], tuple[Any, Any]] | None = None,
+    ):
+        names = list(dict.fromkeys(name for signal in plan.features.values() for name in signal))
+        spill.mkdir(parents=True, exist_ok=True)
+        self.plan = plan
+        self.score = score
+        self.truth = truth
+        self.pairs: list[tuple[Any, Any]] = []
+        self.total = 0
+        self.columns = {
+            name: Column(name, baseline.columns[name]["dtype"], baseline, plan.types[name], spill / str(i))
+            for i, name in enumerate(names)
+        }
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        """Accumulate one chunk; rows without a prediction are scored first."""
+        self.total += len(chunk)
+        if PREDICTION in self.columns and self.score is not None:
+            missing = chunk[PREDICTION].isna()
+            if missing.any():
+                chunk.loc[missing, PREDICTION] = self.score(chunk.loc[missing])
+        for name, column in self.columns.items():
+            column.add(chunk[name])
+        if self.truth is not None:
+            self.pairs.append(self.truth(chunk))
+
+    def finish(self) -> tuple[Result, list[tuple[Any, Any]]]:
+        """Return the window's metric rows and its (ground truth, prediction) pairs."""
+        for column in self.columns.values():
+            column.finish()
+        return rows_of(self.plan, self.columns, self.total), self.pairs
+
+
 def compute(
     plan: signals.Plan,
     baseline: Baseline,
@@ -173,29 +216,11 @@ def compute(
 ) -> tuple[Result, list[tuple[Any, Any]]]:
     """Stream ``chunks`` through every column the plan reads. Rows without a prediction are scored
     with ``score``; ``truth`` pairs a chunk's ground truth with its predictions."""
-    names = list(dict.fromkeys(name for signal in plan.features.values() for name in signal))
-    pairs: list[tuple[Any, Any]] = []
-    total = 0
     with tempfile.TemporaryDirectory(prefix="mlops-monitor-") as folder:
-        columns = {
-            name: Column(
-                name, baseline.columns[name]["dtype"], baseline, plan.types[name], Path(folder) / str(i)
-            )
-            for i, name in enumerate(names)
-        }
+        window = Window(plan, baseline, Path(folder), score, truth)
         for chunk in chunks:
-            total += len(chunk)
-            if PREDICTION in columns and score is not None:
-                missing = chunk[PREDICTION].isna()
-                if missing.any():
-                    chunk.loc[missing, PREDICTION] = score(chunk.loc[missing])
-            for name, column in columns.items():
-                column.add(chunk[name])
-            if truth is not None:
-                pairs.append(truth(chunk))
-        for column in columns.values():
-            column.finish()
-    return rows_of(plan, columns, total), pairs
+            window.add(chunk)
+        return window.finish()
 
 
 def rows_of(plan: signals.Plan, columns: dict[str, Column], total: int) -> Result:

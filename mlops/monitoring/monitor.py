@@ -243,9 +243,7 @@ def breach_message(breaches: dict[str, list[str]]) -> str:
     return "; ".join(f"{signal}: {', '.join(features)}" for signal, features in breaches.items())
 
 
-def log_run(
-    cfg: DictConfig, version: ModelVersion, summary: dict[str, Any], result: Result, folder: Path
-) -> None:
+def log_run(cfg: DictConfig, summary: dict[str, Any], result: Result, folder: Path) -> None:
     """Write the summary and report into ``folder`` and log them, with every metric, to an MLflow run
     in the model's experiment, tagged with the model and version; tag the run when a threshold was
     breached, and the version with its last monitor run."""
@@ -275,7 +273,10 @@ def log_run(
     experiment = registry.experiment_id(cfg.name)
     with mlflow.start_run(experiment_id=experiment, run_name=f"monitor-v{summary['version']}") as run:
         summary["run_id"] = run.info.run_id
-        write_outputs(folder, summary, result)
+        from mlops.monitoring import history
+
+        earlier = history.summaries(cfg.name, history.LAST - 1, summary["window"]["end"])
+        write_outputs(folder, summary, result, earlier)
         mlflow.set_tags(tags)
         mlflow.log_metrics(values)
         mlflow.log_artifact(str(folder / SUMMARY_FILE))
@@ -287,13 +288,16 @@ def log_run(
     )
 
 
-def write_outputs(folder: Path, summary: dict[str, Any], result: Result) -> None:
-    """Write ``summary.json`` and ``report.html`` into ``folder``."""
+def write_outputs(
+    folder: Path, summary: dict[str, Any], result: Result, earlier: list[dict[str, Any]] | None = None
+) -> None:
+    """Write ``summary.json`` and ``report.html`` (with the history of the ``earlier`` windows) into
+    ``folder``."""
     from mlops.monitoring import report
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
-    report.write(folder / REPORT_FILE, summary, result.histograms)
+    report.write(folder / REPORT_FILE, summary, result.histograms, earlier)
 
 
 def run(
@@ -309,22 +313,34 @@ def run(
     echo: Echo = print,
     model: Path | None = None,
     stamp: str | None = None,
-) -> Outcome:
+    every: str | None = None,
+) -> list[Outcome]:
     """Monitor ``name``: compare its production data in the window with the baseline of ``version``
     (default the champion), or of the MLflow model folder ``model``, on every signal its config
     enables; rows without a timestamp column get the time ``stamp`` (``now`` or ISO 8601) when it is
-    given. A registered version gets an MLflow run and tags; a folder gets the files only."""
+    given. A registered version gets an MLflow run and tags; a folder gets the files only.
+
+    With ``every`` (an ISO 8601 duration), backfill: split the window into consecutive windows of that
+    length and monitor each, oldest first, from one pass over the production files (see
+    ``mlops.monitoring.backfill``); a window without rows is reported as insufficient data. Returns
+    one outcome per window."""
     import tempfile
 
-    from mlops import catalog, project
+    from mlops import catalog
     from mlops.features import feature_columns
-    from mlops.monitoring import baseline, compute
+    from mlops.monitoring import backfill, baseline, compute
     from mlops.serving import endpoints
 
     cfg = catalog.load_config(name, list(overrides))
     settings = cfg.monitoring
     rules = alerting.Settings.of(cfg)  # a malformed alerting key stops the run before any reading
     window = production.window(lookback or (None if start else settings.window), start, end)
+    windows = backfill.windows(window, every) if every else [window]
+    if every and model is not None:
+        raise MlopsError(
+            "--backfill logs each window as a monitor run of a registered version, for --history and "
+            "persistence; a --model folder has no history: drop --model or --backfill"
+        )
     stamped = production.parse_stamp(stamp, window) if stamp else None
     where = source or str(endpoints.collected(name))
     if source is None and not endpoints.collected(name).is_dir():
@@ -332,6 +348,7 @@ def run(
             f"{name}: its endpoint has collected no data yet ({where}); deploy it (mlops deploy {name}) "
             "and send it requests, or pass --production with your own data"
         )
+    outcomes = []
     with tempfile.TemporaryDirectory(prefix="mlops-monitor-") as scratch:
         chosen = subject(name, version, model, scratch)
         base = baseline.load(chosen.folder, chosen.described, name)
@@ -344,29 +361,73 @@ def run(
         paths = production.files(where)
         echo(f"{name}: monitoring {chosen.described} with production data from {window}")
         chunks = with_progress(reader, paths, f"{name}: reading")
-        result, pairs = compute.compute(plan, base, chunks, score, truth)
-    if not result.production_rows:
-        raise empty_window(name, where, window, reader.tally)
-    if truth is not None:
-        performance_rows(cfg, base, pairs, result)
-    training = {key: base.profile[key] for key in ("training_rows", "sample_rows")}
-    summary = summarize(cfg, chosen.version, where, window, reader.tally, score.scored, result, training)
+        if not every:
+            result, pairs = compute.compute(plan, base, chunks, score, truth)
+            if not result.production_rows:
+                raise empty_window(name, where, window, reader.tally)
+            parts = [(window, result, pairs, reader.tally, score.scored)]
+        else:
+            folder = Path(scratch) / "windows"
+            counts = backfill.partition(chunks, windows, str(settings.timestamp_column), folder)
+            if not reader.tally.rows:
+                raise empty_window(name, where, window, reader.tally)
+            echo(f"{name}: {len(windows)} windows of {every}, {sum(map(bool, counts))} with production rows")
+            parts = backfill.results(windows, counts, reader.tally.files, folder, plan, base, score, truth)
+        for part, result, pairs, tally, scored in parts:
+            if truth is not None:
+                performance_rows(cfg, base, pairs, result)
+            outcomes.append(
+                conclude(cfg, chosen, base, part, tally, scored, result, where, rules, out, every)
+            )
+    return outcomes
+
+
+def conclude(
+    cfg: DictConfig,
+    chosen: Subject,
+    base: Baseline,
+    window: production.Window,
+    tally: production.Tally,
+    scored: int,
+    result: Result,
+    source: str,
+    rules: alerting.Settings,
+    out: Path | None,
+    backfilled: str | None,
+) -> Outcome:
+    """Decide the alert on one window's result, then write its summary and report (and, for a
+    registered version, log its MLflow run)."""
+    from mlops import project
+
+    kept = {key: base.profile[key] for key in ("training_rows", "sample_rows")}
+    summary = summarize(cfg, chosen.version, source, window, tally, scored, result, kept)
     earlier, last_retrain = [], None
     if chosen.registered is not None:
-        from mlops import registry
-
-        experiment = registry.experiment_id(name)
-        earlier, last_retrain = alerting.history(
-            experiment, name, summary["window"]["end"], rules.windows - 1
+        earlier, last_retrain = alerting.history(cfg.name, summary["window"]["end"], rules.windows - 1)
+    elif rules.windows > 1:  # a folder's runs are not logged: no history to hold a breach back with
+        rules = alerting.Settings(rules.min_rows, 1, 1, rules.cooldown, rules.floors)
+        summary["notes"].append(
+            "a --model folder keeps no monitor history, so monitoring.alerting.persistence is not applied: "
+            "a breach that counts alerts on this window alone"
         )
     breaches = [row for row in summary["rows"] if row["breached"]]
+    training = {("null_value_rate", column): info["null_rate"] for column, info in base.columns.items()}
+    counted = rules.counted(breaches, training)
     decision = alerting.decide(
-        rules, result.production_rows, breaches, earlier, last_retrain, datetime.now(UTC)
+        rules, result.production_rows, breaches, counted, earlier, last_retrain, window.end
     )
-    summary["alert"] = decision.as_dict() | {"counted": bool(rules.counted(breaches))}
-    folder = out or project.state_dir() / "monitoring" / name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    summary["alert"] = decision.as_dict() | {"counted": bool(counted)}
+    if backfilled:
+        summary["backfill"] = backfilled
+    runs = project.state_dir() / "monitoring" / cfg.name
+    named = (
+        window.end.strftime("window-%Y%m%dT%H%M%SZ")
+        if backfilled
+        else datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    )
+    folder = out / named if out is not None and backfilled else out or runs / named
     if chosen.registered is None:
         write_outputs(folder, summary, result)
     else:
-        log_run(cfg, chosen.registered, summary, result, folder)
-    return Outcome(summary, folder, str(settings.on_breach))
+        log_run(cfg, summary, result, folder)
+    return Outcome(summary, folder, str(cfg.monitoring.on_breach))

@@ -10,6 +10,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from mlops import page
+from mlops.monitoring import history
 from mlops.page import number
 from mlops.svg import Bar, Chart, Line, Text, ceiling, compact, percent
 
@@ -19,12 +20,7 @@ if TYPE_CHECKING:
     from mlops.monitoring.metrics import Histogram
 
 TEMPLATE = "report.html.j2"
-SIGNAL_TITLES = {
-    "data_drift": "Data drift",
-    "prediction_drift": "Prediction drift",
-    "data_quality": "Data quality",
-    "model_performance": "Model performance",
-}
+SIGNAL_TITLES = history.TITLES
 SIDES = ("baseline", "production")
 # categories drawn one by one; the others share one bar
 MAX_CATEGORIES = 20
@@ -65,17 +61,26 @@ class Section:
     rows: list[Row]
 
 
-def render(summary: dict, histograms: dict[str, Histogram]) -> str:
-    """Return the report page of a monitor run's ``summary`` and its per-column ``histograms``."""
+def render(summary: dict, histograms: dict[str, Histogram], earlier: list[dict] | None = None) -> str:
+    """Return the report page of a monitor run's ``summary`` and its per-column ``histograms``, with
+    the history of the ``earlier`` windows' summaries and this one when there are earlier ones."""
     rows = [display(row) for row in summary["rows"]]
+    windows = [*earlier, summary] if earlier else []
     return page.template("mlops.monitoring", TEMPLATE).render(
-        summary=summary, titles=SIGNAL_TITLES, tables=signal_tables(rows), sections=sections(histograms, rows)
+        summary=summary,
+        titles=SIGNAL_TITLES,
+        tables=signal_tables(rows),
+        sections=sections(histograms, rows),
+        figures=history.figures(windows),
+        counts=history.counts(windows),
     )
 
 
-def write(path: Path, summary: dict, histograms: dict[str, Histogram]) -> None:
+def write(
+    path: Path, summary: dict, histograms: dict[str, Histogram], earlier: list[dict] | None = None
+) -> None:
     """Write the report page to ``path`` in UTF-8 through a temporary file that replaces it atomically."""
-    page.write(path, render(summary, histograms))
+    page.write(path, render(summary, histograms, earlier))
 
 
 def threshold_text(metric: str, threshold: float | None) -> str:
