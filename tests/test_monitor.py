@@ -212,7 +212,8 @@ def test_collected_data_with_ground_truth_gives_performance(trained, run_mlops, 
     tested = registry.metrics_of(registry.champion("credit-default"))["accuracy"]
     assert performance["accuracy"]["threshold"] == pytest.approx(tested * 0.9)
     assert summary["production"]["rows"] == 400
-    assert any("400 production rows matched the ground truth" in note for note in summary["notes"])
+    matched = "400 of 400 production rows (100%) matched the ground truth"
+    assert any(matched in note for note in summary["notes"])
     prediction_rows = [r for r in summary["rows"] if r["signal"] == "prediction_drift"]
     assert {r["data_type"] for r in prediction_rows} == {"categorical"}
 
@@ -232,7 +233,31 @@ def test_bring_your_own_predictions_join_ground_truth_on_a_key_column(trained, r
     assert performance == pytest.approx({"mae": 1.0, "mse": 1.0, "rmse": 1.0})
     assert summary["production"]["scored"] == 0  # the files carried their predictions
     assert summary["production"]["unknown_fields"] == {}
-    assert any("400 production rows matched the ground truth" in note for note in summary["notes"])
+    assert summary["ground_truth"] == {"rows": 400, "matched": 400, "production_rows": 500}
+    assert any(
+        "400 of 500 production rows (80%) matched the ground truth by 'trip_id'; performance is computed "
+        "on those only" in note
+        for note in summary["notes"]
+    )
+
+
+def test_ground_truth_for_part_of_the_window_scores_the_matched_rows_only(trained, run_mlops, tmp_path):
+    trips_with_cost = spread(trips(600, seed=17), days=3).assign(trip_id=lambda frame: frame.index + 5000)
+    prediction = trips_with_cost["cost"] + np.where(trips_with_cost.index % 2 == 0, 1.0, 3.0)
+    folder = write_byo(tmp_path / "byo", trips_with_cost.drop(columns="cost").assign(prediction=prediction))
+    labelled = trips_with_cost[["trip_id", "cost"]].iloc[::3]  # a third of the rows has its label yet...
+    late = pd.DataFrame({"trip_id": range(90_000, 90_050), "cost": 1.0})  # ...and some labels match no row
+    pd.concat([labelled, late]).to_csv(tmp_path / "truth.csv", index=False)
+    result = monitor_taxi(
+        run_mlops, folder, "--ground-truth", str(tmp_path / "truth.csv"), "monitoring.key_column=trip_id"
+    )
+    summary = summary_of(result)
+    assert summary["ground_truth"] == {"rows": 250, "matched": 200, "production_rows": 600}
+    errors = (prediction - trips_with_cost["cost"]).iloc[::3]
+    performance = {r["metric"]: r["value"] for r in summary["rows"] if r["signal"] == "model_performance"}
+    assert performance["mae"] == pytest.approx(errors.abs().mean())
+    report = (Path(result.stdout.rsplit("report ", 1)[1].strip())).read_text()
+    assert "200 of 600 production rows matched (33%) among 250 ground truth rows" in report
 
 
 def _credit_rows(rows: int) -> pd.DataFrame:

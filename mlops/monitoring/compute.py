@@ -33,6 +33,7 @@ class Result:
     histograms: dict[str, metrics.Histogram]
     production_rows: int
     notes: list[str] = field(default_factory=list)
+    ground_truth: dict[str, int] | None = None  # --ground-truth rows, and production rows matched
 
     @property
     def breaches(self) -> dict[str, list[str]]:

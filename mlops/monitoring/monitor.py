@@ -157,17 +157,22 @@ def joiner(truth: dict[str, Any], key: str) -> Callable[[pd.DataFrame], tuple[li
     return join
 
 
-def performance_rows(cfg: DictConfig, base: Baseline, pairs: list[tuple[list, list]], result: Result) -> None:
-    """Add the model-performance rows from ground truth joined with production predictions; default
-    thresholds come from the test metrics kept in the baseline."""
+def performance_rows(
+    cfg: DictConfig, base: Baseline, pairs: list[tuple[list, list]], result: Result, truth_rows: int
+) -> None:
+    """Add the model-performance rows from ground truth joined with production predictions, computed
+    on the matched rows only, and how many matched; default thresholds come from the test metrics
+    kept in the baseline."""
     from mlops.monitoring import compute, metrics
 
     actual = [value for chunk, _ in pairs for value in chunk]
     predicted = [value for _, chunk in pairs for value in chunk]
+    key, rows = cfg.monitoring.key_column, result.production_rows
+    result.ground_truth = {"rows": truth_rows, "matched": len(actual), "production_rows": rows}
     if not actual:
         result.notes.append(
-            f"{signals.MODEL_PERFORMANCE}: no production row matched the ground truth by "
-            f"'{cfg.monitoring.key_column}'; performance is not computed"
+            f"{signals.MODEL_PERFORMANCE}: none of the {rows:,} production rows matched the "
+            f"{truth_rows:,} ground truth rows by '{key}'; performance is not computed"
         )
         return
     settings = signals.as_dict(cfg.monitoring.signals.get(signals.MODEL_PERFORMANCE)) or {}
@@ -177,8 +182,10 @@ def performance_rows(cfg: DictConfig, base: Baseline, pairs: list[tuple[list, li
         result.rows.append(
             compute.row(signals.MODEL_PERFORMANCE, cfg.schema.target, kind, metric, value, thresholds[metric])
         )
+    share = f"{len(actual) / rows:.0%}" if rows else "n/a"
     result.notes.append(
-        f"{signals.MODEL_PERFORMANCE}: {len(actual):,} production rows matched the ground truth"
+        f"{signals.MODEL_PERFORMANCE}: {len(actual):,} of {rows:,} production rows ({share}) matched the "
+        f"ground truth by '{key}'; performance is computed on those only"
     )
 
 
@@ -226,6 +233,7 @@ def summarize(
         "production": {"source": source, **counts, "scored": scored},
         "baseline": training,
         "breaches": result.breaches,
+        "ground_truth": result.ground_truth,
         "rows": [{**row, "value": finite(row["value"])} for row in result.rows],
         "notes": result.notes,
         "run_id": None,
@@ -357,7 +365,8 @@ def run(
         key = str(settings.key_column)
         reader = production.Reader(features, window, str(settings.timestamp_column), key, stamped)
         score = Scorer(cfg, chosen, features)
-        truth = joiner(read_truth(ground_truth, key, cfg.schema.target), key) if ground_truth else None
+        known = read_truth(ground_truth, key, cfg.schema.target) if ground_truth else {}
+        truth = joiner(known, key) if ground_truth else None
         paths = production.files(where)
         echo(f"{name}: monitoring {chosen.described} with production data from {window}")
         chunks = with_progress(reader, paths, f"{name}: reading")
@@ -375,7 +384,7 @@ def run(
             parts = backfill.results(windows, counts, reader.tally.files, folder, plan, base, score, truth)
         for part, result, pairs, tally, scored in parts:
             if truth is not None:
-                performance_rows(cfg, base, pairs, result)
+                performance_rows(cfg, base, pairs, result, len(known))
             outcomes.append(
                 conclude(cfg, chosen, base, part, tally, scored, result, where, rules, out, every)
             )

@@ -1,0 +1,186 @@
+"""``mlops monitor --backfill`` and ``--history`` end to end: past windows from one pass over real
+files, one MLflow run per window in the real store, the alert rules across them, the history page."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops import catalog, registry
+from mlops.training import train_model
+
+SMALL = ["data=generated", "data.n_rows=3000", "estimator.n_estimators=10"]
+
+
+@pytest.fixture(scope="module")
+def store(trained_state):
+    """Train taxi-fare and credit-default once; backfills only add monitor runs."""
+    return trained_state("history-state", [("taxi-fare", SMALL), ("credit-default", SMALL)])
+
+
+@pytest.fixture
+def trained(store, monkeypatch):
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(store))
+    return store
+
+
+def days(first: str, count: int, rows: int, shifted_from: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Return ``count`` daily batches of taxi trips from the model's own generator starting on
+    ``first``; from day ``shifted_from`` (0-based) on, distance moves up by half its standard deviation."""
+    catalog.load_config("taxi-fare")  # puts the model's code on the path
+    from taxi_fare.data import load
+
+    frames = []
+    for day in range(count):
+        frame = load(n_rows=rows, seed=seed + day).drop(columns="cost")
+        if shifted_from is not None and day >= shifted_from:
+            frame["distance"] += 0.5 * frame["distance"].std()
+        seconds = pd.to_timedelta(np.linspace(0, 86_399, rows), unit="s")
+        frames.append(
+            frame.assign(timestamp=pd.Timestamp(first, tz="UTC") + pd.Timedelta(days=day) + seconds)
+        )
+    return pd.concat(frames, ignore_index=True).sample(frac=1, random_state=seed)  # rows out of time order
+
+
+def write(folder: Path, frame: pd.DataFrame) -> Path:
+    """Write production rows as two Parquet files and one CSV file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    third = len(frame) // 3
+    frame.iloc[:third].to_parquet(folder / "a.parquet")
+    frame.iloc[third : 2 * third].to_csv(folder / "b.csv", index=False)
+    frame.iloc[2 * third :].to_parquet(folder / "c.parquet")
+    return folder
+
+
+def states(result) -> list[str]:
+    """Return each backfilled window's alert state as the command printed it, oldest first."""
+    return [
+        line.rsplit("raw breaches", 1)[1].strip()
+        for line in result.stdout.splitlines()
+        if "raw breaches" in line
+    ]
+
+
+def test_a_backfill_logs_one_window_a_day_and_a_shift_alerts_when_it_persists(trained, run_mlops, tmp_path):
+    production = write(tmp_path / "byo", days("2026-10-01", 8, 3000, shifted_from=5, seed=100))
+    window = ["--from", "2026-10-01", "--to", "2026-10-09"]
+    result = run_mlops("monitor", "taxi-fare", "--production", str(production), "--backfill", *window)
+    assert result.returncode == 1, result.stdout + result.stderr  # the newest window alerts
+    assert "taxi-fare: 8 windows of P1D, 8 with production rows" in result.stdout
+    found = states(result)
+    assert "alert" not in found[:5], found  # days drawn like training never alert
+    assert found[5] == "breach held back"  # the shift's first day: 1 of the last 3 windows
+    assert found[6:] == ["alert", "alert"]  # its second day meets the default persistence (2 of 3)
+    assert "backfilled 8 windows" in result.stdout and "2 alerts" in result.stdout
+
+    runs = registry.client().search_runs(
+        [registry.experiment_id("taxi-fare")], "tags.`mlops.run` = 'monitor'", order_by=["tags.window_end"]
+    )
+    ends = sorted(run.data.tags["window_end"] for run in runs if run.data.tags["window_end"] < "2026-10-10")
+    assert ends == [f"2026-10-{day:02d}T00:00:00Z" for day in range(2, 10)]
+    assert {
+        run.data.tags["production_rows"] for run in runs if run.data.tags["window_end"] < "2026-10-10"
+    } == {"3000"}
+
+    again = run_mlops(
+        "monitor", "taxi-fare", "--production", str(production), "--backfill", *window, "--json"
+    )
+    assert again.returncode == 1
+    assert [window["alert"]["state"] for window in json.loads(again.stdout)] == found  # the same verdicts
+
+    history = run_mlops("monitor", "taxi-fare", "--history", "--last", "8")
+    assert history.returncode == 0, history.stderr
+    lines = [line for line in history.stdout.splitlines() if "raw breaches" in line]
+    assert len(lines) == 8  # a window backfilled twice is shown once, as its newest run says
+    assert lines[0].split()[0] == "2026-10-01T00:00:00Z" and lines[-1].endswith("alert")
+    assert "8 windows, " in history.stdout and "2 alerts" in history.stdout
+    page = Path(history.stdout.rsplit("history ", 1)[1].strip()).read_text()
+    assert page.count("<svg") >= 3  # the windows, and each drift metric with a threshold
+    assert "Data drift: normalized_wasserstein_distance" in page
+    assert re.search(r'<circle [^>]*class="breach"><title>distance on 2026-10-07T00:00:00Z', page)
+    assert page.count('class="alert band"') == 2 * (page.count("<svg") - 1)  # both alerts, on every metric
+
+
+def test_windows_drawn_from_training_raise_no_alert_and_the_report_counts_raw_breaches(
+    trained, run_mlops, tmp_path
+):
+    production = write(tmp_path / "byo", days("2026-09-01", 14, 3000, seed=300))
+    result = run_mlops(
+        "monitor", "taxi-fare", "--production", str(production), "--backfill",
+        "--from", "2026-09-01", "--to", "2026-09-15", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    windows = json.loads(result.stdout)
+    assert len(windows) == 14 and not [w for w in windows if w["alert"]["raised"]]
+    report = Path(next(Path(trained, "monitoring", "taxi-fare").glob("window-20260915T000000Z/report.html")))
+    text = report.read_text()
+    assert "14 windows: Azure's verdict alone breached in <strong>" in text  # the history section counts
+    assert "monitoring.alerting raised <strong>0</strong> alerts" in text
+
+
+def test_a_shift_retrains_once_on_its_alert_and_not_again_in_the_cooldown(run_mlops, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))
+    train_model("taxi-fare", SMALL, echo=lambda _line: None)
+    production = write(tmp_path / "byo", days("2026-08-01", 23, 3000, shifted_from=19, seed=500))
+    back = run_mlops(
+        "monitor", "taxi-fare", "--production", str(production), "--backfill",
+        "--from", "2026-08-01", "--to", "2026-08-20", "--json",
+    )  # fmt: skip
+    assert back.returncode == 0, back.stderr  # 19 days drawn like training: no alert
+    outcomes, alerts = [], []
+    for day in (20, 21, 22, 23):  # the shift starts on day 20; one monitor run a day, as a schedule would
+        window = ["--from", f"2026-08-{day:02d}", "--to", f"2026-08-{day + 1:02d}"]
+        out = ["--out", str(tmp_path / f"day-{day}")]
+        outcomes.append(
+            run_mlops(
+                "monitor", "taxi-fare", "--production", str(production), *window, *out, "--on-breach",
+                "retrain", *SMALL,
+            )
+        )  # fmt: skip
+    alerts = [
+        json.loads((tmp_path / f"day-{day}" / "summary.json").read_text())["alert"] for day in range(20, 24)
+    ]
+    assert [alert["state"] for alert in alerts] == ["breach held back", "alert", "alert", "alert"]
+    assert [alert["retrain"] for alert in alerts] == [False, True, False, False]
+    assert [o.returncode for o in outcomes] == [0, 1, 1, 1]
+    assert (
+        "retraining held: the window of the last retrain on an alert ended 2026-08-22T00:00:00Z"
+        in alerts[2]["reason"]
+    )
+    assert len(registry.client().search_model_versions("name='taxi-fare'")) == 2  # trained once
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--every", "soon"], "--every 'soon' is not a positive ISO 8601 duration"),
+        (
+            ["--every", "PT1M"],
+            "--every PT1M cuts 2026-07-01T00:00:00Z to 2026-07-02T00:00:00Z into 1,440 windows",
+        ),
+        (["--on-breach", "retrain"], "--on-breach retrain acts on the present, --backfill on past windows"),
+        (["--model", "."], "a --model folder has no history: drop --model or --backfill"),
+    ],
+)
+def test_backfill_mistakes_name_the_fix(trained, run_mlops, tmp_path, args, message):
+    production = write(tmp_path / "byo", days("2026-07-01", 1, 200))
+    result = run_mlops(
+        "monitor", "taxi-fare", "--production", str(production), "--backfill",
+        "--from", "2026-07-01", "--to", "2026-07-02", *args,
+    )  # fmt: skip
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_history_before_any_monitor_run_says_how_to_start(trained, run_mlops, tmp_path):
+    result = run_mlops("monitor", "credit-default", "--history", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "credit-default: no monitor run is logged yet; run mlops monitor credit-default" in result.stdout
+    assert "No monitor run of credit-default is logged yet" in (tmp_path / "history.html").read_text()
+    unknown = run_mlops("monitor", "no-such-model", "--history")
+    assert unknown.returncode == 2 and "no-such-model" in unknown.stderr and "Traceback" not in unknown.stderr
