@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 LAST = 30  # windows shown unless --last says otherwise
 PALETTE = 8  # features drawn in colour (those that breached most); the rest are grey
 WIDTH, HEIGHT = 620, 190
-LEFT, RIGHT, TOP, BOTTOM = 52, 16, 14, 40
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 40
 TITLES = {
     "data_drift": "Data drift",
     "prediction_drift": "Prediction drift",
@@ -131,7 +131,7 @@ def time_axes(frame: Frame, windows: list[dict[str, Any]], y_label: str) -> tupl
     for i in range(0, len(windows), every):
         texts.append(Text(frame.x(i), frame.bottom + 16, day(windows[i]["window"]["end"])))
     texts.append(
-        Text(frame.left - 40, round(frame.top + frame.height / 2, 1), y_label, style="label", angle=-90)
+        Text(frame.left - 52, round(frame.top + frame.height / 2, 1), y_label, style="label", angle=-90)
     )
     texts.append(
         Text(round(frame.left + frame.width / 2, 1), frame.bottom + 34, "window end (UTC)", style="label")
