@@ -198,8 +198,12 @@ def metric_chart(windows: list[dict[str, Any]], signal: str, metric: str, number
     features that breached most in colour, the others grey), the threshold dashed, every raw breach
     a red dot, and the windows that alerted or had too few rows shaded."""
     lines_of = series(windows, signal, metric)
-    breached = Counter(
-        feature for feature, rows in lines_of.items() for row in rows if row is not None and row["breached"]
+    judged = [window["alert"]["state"] != "insufficient data" for window in windows]
+    breached = Counter(  # a window too thin to judge colours no line: its noise breaches everywhere
+        feature
+        for feature, rows in lines_of.items()
+        for row, counts in zip(rows, judged, strict=True)
+        if row is not None and row["breached"] and counts
     )
     coloured = [feature for feature, _ in breached.most_common(PALETTE)]
     values = [row["value"] for rows in lines_of.values() for row in rows if row and row["value"] is not None]
@@ -226,16 +230,14 @@ def metric_chart(windows: list[dict[str, Any]], signal: str, metric: str, number
     if usual is not None:
         grid.append(Line(frame.left, frame.y(usual), frame.right, frame.y(usual), "threshold"))
     others = len(lines_of) - len(coloured)
+    raw = sum(row is not None and row["breached"] for rows in lines_of.values() for row in rows)
+    grey = f"; {others} other feature{'s' if others != 1 else ''} (no breach where rows sufficed) in grey"
     caption = (
         f"{metric} of {len(lines_of)} feature{'s' if len(lines_of) != 1 else ''}"
         + (f", threshold {usual:.4g} (dashed)" if usual is not None else "")
         + (" or its own where a feature sets one" if len(thresholds) > 1 else "")
-        + f"; {sum(breached.values())} raw breaches (red dots)"
-        + (
-            f"; {others} feature{'s' if others != 1 else ''} that never breached in grey"
-            if coloured and others
-            else ""
-        )
+        + f"; {raw} raw breaches (red dots)"
+        + (grey if coloured and others else "")
         + "."
     )
     title = f"{TITLES.get(signal, signal)}: {metric}"
