@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops import project
+from mlops.console import plural
 from mlops.errors import MlopsError
 
 RECORD = ".mlops-template.json"
@@ -443,7 +444,7 @@ def upgrade(folders: list[Path], dry_run: bool, echo) -> int:
             continue
         apply(change)
         line = f"{folder.name}: upgraded {change.before[:12]} -> {change.after[:12]}"
-        line += f" ({len(change.writes)} files)"
+        line += f" ({plural(len(change.writes), 'file')})"
         if change.kept:
             line += f"; kept {', '.join(change.kept)} (removed from the template, changed here)"
         if change.conflicts:

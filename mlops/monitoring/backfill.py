@@ -77,6 +77,7 @@ def results(
     base: Baseline,
     score: Any,
     truth: Callable[[pd.DataFrame], tuple[Any, Any]] | None,
+    estimate: Callable[[pd.DataFrame], Any] | None = None,
 ) -> Iterator[tuple[production.Window, Result, list, production.Tally, int]]:
     """Yield each window's (window, result, ground truth pairs, tally, rows scored), oldest first,
     from the partitions ``partition`` wrote (each removed once read); a window without rows gets an
@@ -88,7 +89,7 @@ def results(
     for i, (cut, rows) in enumerate(zip(cuts, counts, strict=True)):
         before = score.scored
         if rows:
-            window = compute.Window(plan, base, folder / f"spill-{i}", score, truth)
+            window = compute.Window(plan, base, folder / f"spill-{i}", score, truth, estimate)
             for chunk in read(folder / str(i)):
                 window.add(chunk)
             result, pairs = window.finish()

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 ARTIFACT_PATH = "monitoring"
 PROFILE_FILE = "profile.json"
 SAMPLE_FILE = "baseline.parquet"
+HOLDOUT_FILE = "holdout.parquet"  # held-out test rows with their target: a classifier's calibration check
+HOLDOUT_ROWS = 5000
 PREDICTION = "prediction"
 FORMAT = 1
 # rows of the test split that permutation importance is computed on
@@ -28,10 +30,12 @@ IMPORTANCE_ROWS = 1000
 
 @dataclass
 class Baseline:
-    """A version's training profile and sample."""
+    """A version's training profile and sample, and a sample of its held-out test rows with the
+    target (None in a baseline written before they were kept)."""
 
     profile: dict[str, Any]
     sample: pd.DataFrame
+    holdout: pd.DataFrame | None = None
 
     @property
     def columns(self) -> dict[str, dict[str, Any]]:
@@ -122,7 +126,8 @@ def build(
 ) -> Baseline:
     """Profile the training rows and keep a seeded sample of at most ``rows`` of them with the
     pipeline's predictions; rank features by permutation importance on the test rows; keep the test
-    metrics (the default model-performance thresholds)."""
+    metrics (the default model-performance thresholds) and a seeded sample of at most
+    ``HOLDOUT_ROWS`` test rows with their target."""
     baseline = from_frame(train, [*features, target], rows, seed)
     del baseline.profile["columns"][target]
     baseline.sample[PREDICTION] = pipeline.predict(baseline.sample[features])
@@ -130,21 +135,29 @@ def build(
     baseline.profile["columns"][PREDICTION] = describe(baseline.sample[PREDICTION])
     baseline.profile["feature_importance"] = feature_importance(pipeline, test[features], test[target], seed)
     baseline.profile["test_metrics"] = {key: float(value) for key, value in test_metrics.items()}
+    holdout = test.sample(min(len(test), HOLDOUT_ROWS), random_state=seed)[[*features, target]]
+    baseline.holdout = holdout.reset_index(drop=True)
     return baseline
 
 
 def write(baseline: Baseline, folder: Path) -> None:
-    """Write a baseline as ``profile.json`` and ``baseline.parquet`` in ``folder``."""
+    """Write a baseline as ``profile.json``, ``baseline.parquet`` and (when kept) ``holdout.parquet``
+    in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PROFILE_FILE).write_text(json.dumps(baseline.profile, indent=2))
     baseline.sample.to_parquet(folder / SAMPLE_FILE)
+    if baseline.holdout is not None:
+        baseline.holdout.to_parquet(folder / HOLDOUT_FILE)
 
 
 def read(folder: Path) -> Baseline:
     """Read a baseline written by ``write``."""
     import pandas as pd
 
-    return Baseline(json.loads((folder / PROFILE_FILE).read_text()), pd.read_parquet(folder / SAMPLE_FILE))
+    holdout = pd.read_parquet(folder / HOLDOUT_FILE) if (folder / HOLDOUT_FILE).is_file() else None
+    return Baseline(
+        json.loads((folder / PROFILE_FILE).read_text()), pd.read_parquet(folder / SAMPLE_FILE), holdout
+    )
 
 
 def load(model_folder: Path, described: str, name: str) -> Baseline:

@@ -34,6 +34,8 @@ class Result:
     production_rows: int
     notes: list[str] = field(default_factory=list)
     ground_truth: dict[str, int] | None = None  # --ground-truth rows, and production rows matched
+    probabilities: np.ndarray | None = None  # a classifier's class probabilities per row it could score
+    estimation: dict[str, Any] | None = None  # whether estimated_performance ran, and why (not)
 
     @property
     def breaches(self) -> dict[str, list[str]]:
@@ -176,12 +178,15 @@ class Window:
         spill: Path,
         score: Callable[[pd.DataFrame], Any] | None = None,
         truth: Callable[[pd.DataFrame], tuple[Any, Any]] | None = None,
+        estimate: Callable[[pd.DataFrame], np.ndarray] | None = None,
     ):
         names = list(dict.fromkeys(name for signal in plan.features.values() for name in signal))
         spill.mkdir(parents=True, exist_ok=True)
         self.plan = plan
         self.score = score
         self.truth = truth
+        self.estimate = estimate
+        self.probabilities: list[np.ndarray] = []
         self.pairs: list[tuple[Any, Any]] = []
         self.total = 0
         self.columns = {
@@ -200,12 +205,17 @@ class Window:
             column.add(chunk[name])
         if self.truth is not None:
             self.pairs.append(self.truth(chunk))
+        if self.estimate is not None:
+            self.probabilities.append(self.estimate(chunk))
 
     def finish(self) -> tuple[Result, list[tuple[Any, Any]]]:
         """Return the window's metric rows and its (ground truth, prediction) pairs."""
         for column in self.columns.values():
             column.finish()
-        return rows_of(self.plan, self.columns, self.total), self.pairs
+        result = rows_of(self.plan, self.columns, self.total)
+        if self.probabilities:
+            result.probabilities = np.concatenate(self.probabilities)
+        return result, self.pairs
 
 
 def compute(
@@ -214,11 +224,13 @@ def compute(
     chunks: Iterable[pd.DataFrame],
     score: Callable[[pd.DataFrame], Any] | None = None,
     truth: Callable[[pd.DataFrame], tuple[Any, Any]] | None = None,
+    estimate: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> tuple[Result, list[tuple[Any, Any]]]:
     """Stream ``chunks`` through every column the plan reads. Rows without a prediction are scored
-    with ``score``; ``truth`` pairs a chunk's ground truth with its predictions."""
+    with ``score``; ``truth`` pairs a chunk's ground truth with its predictions; ``estimate`` gives
+    a chunk's class probabilities."""
     with tempfile.TemporaryDirectory(prefix="mlops-monitor-") as folder:
-        window = Window(plan, baseline, Path(folder), score, truth)
+        window = Window(plan, baseline, Path(folder), score, truth, estimate)
         for chunk in chunks:
             window.add(chunk)
         return window.finish()

@@ -27,6 +27,7 @@ TITLES = {
     "prediction_drift": "Prediction drift",
     "data_quality": "Data quality",
     "model_performance": "Model performance",
+    "estimated_performance": "Estimated performance",
 }
 STATE_CLASS = {
     "alert": "alert",

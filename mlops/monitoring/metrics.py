@@ -43,6 +43,8 @@ LOWER_IS_BREACH = frozenset(
         "accuracy",
         "precision",
         "recall",
+        "f1",
+        "roc_auc",
     }
 )
 

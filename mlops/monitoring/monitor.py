@@ -100,19 +100,31 @@ class Scorer:
         self.types: dict[str, str] = {}
         self.scored = 0
 
-    def __call__(self, rows: pd.DataFrame) -> Any:
-        import pandas as pd
-
+    def load(self) -> Any:
+        """Return the model's pipeline, loaded (with its input types) on first use."""
         from mlops import modelio
         from mlops.batch import reading
-        from mlops.errors import first_line
 
         if self.pipeline is None:
             self.pipeline = modelio.load(
                 self.model.folder, self.cfg.serialization.trusted_types, self.cfg.name
             )
             self.types = reading.input_types(str(self.model.folder), self.features, self.model.described)
-        good, _ = reading.clean(rows, self.types, "production data", is_csv=False)
+        return self.pipeline
+
+    def readable(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Return the rows whose features convert to their training types, converted."""
+        from mlops.batch import reading
+
+        self.load()
+        return reading.clean(rows, self.types, "production data", is_csv=False)[0]
+
+    def __call__(self, rows: pd.DataFrame) -> Any:
+        import pandas as pd
+
+        from mlops.errors import first_line
+
+        good = self.readable(rows)
         try:
             predicted = self.pipeline.predict(good) if len(good) else []
         except ValueError as error:
@@ -121,6 +133,15 @@ class Scorer:
             ) from None
         self.scored += len(good)
         return pd.Series(predicted, index=good.index).reindex(rows.index).to_numpy()
+
+    def probabilities(self, rows: pd.DataFrame) -> Any:
+        """Return the class probabilities (rows x classes) of the rows that convert."""
+        import numpy as np
+
+        good = self.readable(rows[self.features])
+        if not len(good):
+            return np.empty((0, len(self.pipeline.classes_)))
+        return self.pipeline.predict_proba(good)
 
 
 def read_truth(path: str, key: str, target: str) -> dict[str, Any]:
@@ -189,6 +210,38 @@ def performance_rows(
     )
 
 
+def estimation_check(cfg: DictConfig, plan: signals.Plan, base: Baseline, score: Scorer) -> Any:
+    """Return whether a classifier's performance can be estimated from its probabilities (its
+    calibration on the held-out test rows), or None when the signal is off."""
+    from mlops.monitoring import estimation
+
+    if plan.estimate is None:
+        return None
+    classes = list(score.load().classes_)
+    return estimation.check(base, classes, score.probabilities, cfg.schema.target, plan.estimate)
+
+
+def estimated_rows(cfg: DictConfig, plan: signals.Plan, checked: Any, result: Result) -> None:
+    """Add the estimated-performance rows of a window from its probabilities, or say why not."""
+    from mlops.monitoring import estimation
+
+    scored = 0 if result.probabilities is None else len(result.probabilities)
+    result.estimation = {
+        "enabled": checked.enabled,
+        "reason": checked.reason,
+        "calibration_error": checked.error,
+        "rows": scored,
+    }
+    if not checked.enabled:
+        result.notes.append(f"{estimation.SIGNAL} is disabled: {checked.reason}")
+    elif scored:
+        result.rows.extend(estimation.rows(cfg.schema.target, checked, result.probabilities, plan.estimate))
+        result.notes.append(
+            f"{estimation.SIGNAL}: estimated from the model's probabilities on {scored:,} production rows, "
+            f"before any label ({checked.reason})"
+        )
+
+
 def with_progress(reader: production.Reader, paths: list[Path], label: str) -> Iterator[pd.DataFrame]:
     """Yield the reader's chunks while showing the share of the files read on stderr."""
     import sys
@@ -234,6 +287,7 @@ def summarize(
         "baseline": training,
         "breaches": result.breaches,
         "ground_truth": result.ground_truth,
+        "estimated_performance": result.estimation,
         "rows": [{**row, "value": finite(row["value"])} for row in result.rows],
         "notes": result.notes,
         "run_id": None,
@@ -368,10 +422,12 @@ def run(
         known = read_truth(ground_truth, key, cfg.schema.target) if ground_truth else {}
         truth = joiner(known, key) if ground_truth else None
         paths = production.files(where)
+        checked = estimation_check(cfg, plan, base, score)
+        estimate = score.probabilities if checked is not None and checked.enabled else None
         echo(f"{name}: monitoring {chosen.described} with production data from {window}")
         chunks = with_progress(reader, paths, f"{name}: reading")
         if not every:
-            result, pairs = compute.compute(plan, base, chunks, score, truth)
+            result, pairs = compute.compute(plan, base, chunks, score, truth, estimate)
             if not result.production_rows:
                 raise empty_window(name, where, window, reader.tally)
             parts = [(window, result, pairs, reader.tally, score.scored)]
@@ -381,10 +437,14 @@ def run(
             if not reader.tally.rows:
                 raise empty_window(name, where, window, reader.tally)
             echo(f"{name}: {len(windows)} windows of {every}, {sum(map(bool, counts))} with production rows")
-            parts = backfill.results(windows, counts, reader.tally.files, folder, plan, base, score, truth)
+            parts = backfill.results(
+                windows, counts, reader.tally.files, folder, plan, base, score, truth, estimate
+            )
         for part, result, pairs, tally, scored in parts:
             if truth is not None:
                 performance_rows(cfg, base, pairs, result, len(known))
+            if checked is not None:
+                estimated_rows(cfg, plan, checked, result)
             outcomes.append(
                 conclude(cfg, chosen, base, part, tally, scored, result, where, rules, out, every)
             )

@@ -108,7 +108,12 @@ def display(row: dict) -> Row:
         feature=str(row["feature"]),
         data_type=str(row["data_type"]),
         metric=str(row["metric"]),
-        value=number(row["value"]),
+        value=number(row["value"])
+        + (
+            f" ({row['confidence']:.0%}: {number(row['low'])} to {number(row['high'])})"
+            if row.get("low") is not None
+            else ""
+        ),
         threshold=threshold_text(row["metric"], row["threshold"]),
         status=status(row),
         breached=bool(row["breached"]),

@@ -15,7 +15,8 @@ DATA_DRIFT = "data_drift"
 PREDICTION_DRIFT = "prediction_drift"
 DATA_QUALITY = "data_quality"
 MODEL_PERFORMANCE = "model_performance"
-SIGNALS = (DATA_DRIFT, PREDICTION_DRIFT, DATA_QUALITY, MODEL_PERFORMANCE)
+ESTIMATED_PERFORMANCE = "estimated_performance"  # local only: see mlops.monitoring.estimation
+SIGNALS = (DATA_DRIFT, PREDICTION_DRIFT, DATA_QUALITY, MODEL_PERFORMANCE, ESTIMATED_PERFORMANCE)
 PERFORMANCE_METRICS = {
     "regression": ("mae", "mse", "rmse"),
     "classification": ("accuracy", "precision", "recall"),
@@ -32,6 +33,7 @@ class Plan:
     types: dict[str, str]
     features: dict[str, list[str]]
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    estimate: dict[str, Any] | None = None  # a classifier's estimated_performance settings, when enabled
 
     def threshold(self, signal: str, column: str, metric: str) -> float | None:
         """Return the threshold of ``metric`` on ``column`` for ``signal``, or None when unset."""
@@ -146,9 +148,38 @@ def plan(monitoring: Any, baseline: Baseline, task: str, with_ground_truth: bool
         )
         result.features[MODEL_PERFORMANCE] = [PREDICTION]
         result.thresholds[MODEL_PERFORMANCE] = settings
+    settings = signals.get(ESTIMATED_PERFORMANCE) or {}
+    if task == "classification" and settings.get("enabled", True):
+        check_estimate(settings)
+        result.estimate = settings
     if not result.features:
         raise MlopsError("every signal in monitoring.signals is disabled; enable at least one")
     return result
+
+
+def check_estimate(settings: dict[str, Any]) -> None:
+    """Refuse malformed ``estimated_performance`` settings, naming the key."""
+    from mlops.monitoring import estimation
+
+    key = f"monitoring.signals.{ESTIMATED_PERFORMANCE}"
+    check_metrics(f"{key}.metric_thresholds", settings.get("metric_thresholds") or {}, estimation.METRICS)
+    guarded = settings.get("guarded", list(estimation.GUARDED))
+    unknown = (
+        [name for name in guarded if name not in estimation.METRICS]
+        if isinstance(guarded, list)
+        else [guarded]
+    )
+    if unknown:
+        raise MlopsError(
+            f"{key}.guarded names {', '.join(map(str, unknown))}; use a list of "
+            + ", ".join(estimation.METRICS)
+        )
+    for name, low, high in (("confidence", 0.5, 0.999), ("max_calibration_error", 0, 1), ("tolerance", 0, 1)):
+        value = settings.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high
+        ):
+            raise MlopsError(f"{key}.{name} is {value!r}; it must be a number between {low:g} and {high:g}")
 
 
 def performance_thresholds(
