@@ -102,7 +102,7 @@ def measure(kind: str, reference_file: str, files_json: str, types_json: str, da
                 cuts, counts, len(files), Path(scratch), plan, base, Scored(), None
             ):
                 breaches = [row for row in result.rows if row["breached"]]
-                counted = rules.counted(breaches)
+                counted = rules.counted(result.rows)
                 alert = alerting.decide(
                     rules, result.production_rows, breaches, counted, earlier, None, cut.end
                 )

@@ -530,3 +530,25 @@ def test_a_breach_below_its_floor_is_reported_but_does_not_alert(trained, run_ml
     assert summary["alert"]["state"] == "breach held back"
     assert "below its monitoring.alerting.floors value (out_of_bounds_rate)" in summary["alert"]["reason"]
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("floor", "state"), [("0.9", "breach held back"), ("0.01", "alert")])
+def test_a_p_value_breach_counts_only_past_its_effect_size_floor(trained, run_mlops, tmp_path, floor, state):
+    production = trips(3000, seed=34).drop(columns="cost")
+    production["distance"] += 0.3 * production["distance"].std()  # a p-value far below 0.05
+    ks_only = [  # data drift of distance by the Kolmogorov-Smirnov test alone
+        "monitoring.signals.data_drift.features=[distance]",
+        "+monitoring.signals.data_drift.metric_thresholds.numerical.two_sample_kolmogorov_smirnov_test=0.05",
+        "monitoring.signals.data_drift.metric_thresholds.numerical.normalized_wasserstein_distance=5",
+        "monitoring.signals.prediction_drift.enabled=false",
+        "monitoring.signals.data_quality.enabled=false",
+        f"monitoring.alerting.floors.two_sample_kolmogorov_smirnov_test={floor}",
+        *ONE_WINDOW,
+    ]
+    result = monitor_taxi(run_mlops, write_byo(tmp_path / "byo", spread(production, days=2)), *ks_only)
+    summary = summary_of(result)
+    rows = {row["metric"]: row for row in summary["rows"] if row["feature"] == "distance"}
+    assert rows["two_sample_kolmogorov_smirnov_test"]["breached"]
+    assert 0.01 < rows["normalized_wasserstein_distance"]["value"] < 0.9  # the effect size the floor reads
+    assert summary["alert"]["state"] == state
+    assert result.returncode == (1 if state == "alert" else 0), result.stdout + result.stderr

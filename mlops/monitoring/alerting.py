@@ -21,6 +21,12 @@ ALERT_TAG = "mlops.alert"  # "true" on a monitor run that alerted
 RETRAINED_TAG = "mlops.retrained"  # "true" on a monitor run whose alert retrained the model
 COUNTED_TAG = "mlops.breach_counted"  # "true" on a monitor run with a breach that reached its floor
 MIN_ROWS = 100  # alerting.min_rows when a config sets none
+# a p-value test flags negligible differences on large windows: its floor applies to the effect size
+# of the same feature and signal, this distance
+EFFECT_SIZE = {
+    "two_sample_kolmogorov_smirnov_test": "normalized_wasserstein_distance",
+    "pearsons_chi_squared_test": "jensen_shannon_distance",
+}
 STATES = ("alert", "breach held back", "insufficient data", "no breach")
 
 
@@ -80,7 +86,7 @@ class Settings:
 
         floors = dict(found.get("floors") or {})
         for metric, floor in floors.items():
-            if metric in LOWER_IS_BREACH:
+            if metric in LOWER_IS_BREACH and metric not in EFFECT_SIZE:
                 raise MlopsError(
                     f"monitoring.alerting.floors.{metric}: {metric} breaches below its threshold, so a floor "
                     "cannot make a breach too small to count; remove it"
@@ -94,21 +100,29 @@ class Settings:
         )
 
     def counted(
-        self, rows: list[dict[str, Any]], training: dict[tuple[str, str], float] | None = None
+        self,
+        rows: list[dict[str, Any]],
+        training: dict[tuple[str, str], float] | None = None,
     ) -> list[dict[str, Any]]:
-        """Return the breached metric rows whose value reaches their metric's floor above the training
-        rows' own value of it (``training``, by (metric, feature): a column with 3% nulls in training
-        counts a null rate from 3% plus the floor): the breaches that count toward an alert (a p-value
-        metric, breached below its threshold, has no floor)."""
+        """Return the breached metric ``rows`` (all of a window's rows) that reach their metric's
+        floor: above the training rows' own value of it (``training``, by (metric, feature): a column
+        with 3% nulls in training counts a null rate from 3% plus the floor), or, for a p-value
+        test, by the effect size of the same feature (``EFFECT_SIZE``). These count toward an alert."""
         training = training or {}
-        return [
-            row
-            for row in rows
-            if row["breached"]
-            and row["value"] is not None
-            and row["value"]
-            >= training.get((row["metric"], row["feature"]), 0.0) + self.floors.get(row["metric"], 0.0)
-        ]
+        values = {(row["signal"], row["feature"], row["metric"]): row["value"] for row in rows}
+        found = []
+        for row in rows:
+            if not row["breached"] or row["value"] is None:
+                continue
+            floor = self.floors.get(row["metric"], 0.0)
+            if row["metric"] in EFFECT_SIZE:
+                size = values.get((row["signal"], row["feature"], EFFECT_SIZE[row["metric"]]))
+                reached = size is None or size >= floor
+            else:
+                reached = row["value"] >= training.get((row["metric"], row["feature"]), 0.0) + floor
+            if reached:
+                found.append(row)
+        return found
 
 
 def decide(
@@ -138,8 +152,8 @@ def decide(
         return Alert(
             "breach held back",
             False,
-            f"every breach is below its monitoring.alerting.floors value ({', '.join(below)}) over the "
-            "training rows' own: too small to act on",
+            f"every breach is below its monitoring.alerting.floors value ({', '.join(below)}): too small "
+            "to act on",
         )
     held = 1 + sum(earlier[: settings.windows - 1])
     if held < settings.breaches:

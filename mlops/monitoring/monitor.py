@@ -481,7 +481,7 @@ def conclude(
         )
     breaches = [row for row in summary["rows"] if row["breached"]]
     training = {("null_value_rate", column): info["null_rate"] for column, info in base.columns.items()}
-    counted = rules.counted(breaches, training)
+    counted = rules.counted(summary["rows"], training)
     decision = alerting.decide(
         rules, result.production_rows, breaches, counted, earlier, last_retrain, window.end
     )
