@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, ticks
+from mlops.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, compact, ticks
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -127,7 +127,7 @@ def time_axes(frame: Frame, windows: list[dict[str, Any]], y_label: str) -> tupl
         Line(frame.left, frame.bottom, frame.right, frame.bottom, "axis"),
         Line(frame.left, frame.top, frame.left, frame.bottom, "axis"),
     ]
-    texts = [Text(frame.left - 6, frame.y(y) + 4, f"{y:.4g}", "end") for y in frame.ys]
+    texts = [Text(frame.left - 6, frame.y(y) + 4, compact(y), "end") for y in frame.ys]
     every = max(1, -(-len(windows) // 8))
     for i in range(0, len(windows), every):
         texts.append(Text(frame.x(i), frame.bottom + 16, day(windows[i]["window"]["end"])))
