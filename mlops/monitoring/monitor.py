@@ -312,6 +312,7 @@ def log_run(cfg: DictConfig, summary: dict[str, Any], result: Result, folder: Pa
     import mlflow
 
     from mlops import registry
+    from mlops.monitoring import history
 
     values = {
         f"{row['signal']}.{row['feature']}.{row['metric']}": row["value"]
@@ -335,8 +336,6 @@ def log_run(cfg: DictConfig, summary: dict[str, Any], result: Result, folder: Pa
     experiment = registry.experiment_id(cfg.name)
     with mlflow.start_run(experiment_id=experiment, run_name=f"monitor-v{summary['version']}") as run:
         summary["run_id"] = run.info.run_id
-        from mlops.monitoring import history
-
         earlier = history.summaries(cfg.name, history.LAST - 1, summary["window"]["end"])
         write_outputs(folder, summary, result, earlier)
         mlflow.set_tags(tags)
