@@ -181,3 +181,23 @@ def test_calibration_error_tells_skewed_probabilities_from_calibrated_ones():
     skewed = np.column_stack([1 - positive**0.4, positive**0.4])  # what balanced class weights do
     assert estimation.calibration_error(labels, calibrated) < 0.02
     assert estimation.calibration_error(labels, skewed) > 0.15
+
+
+def test_a_multiclass_estimate_covers_its_realized_macro_metrics():
+    """Three classes, labels drawn from the probabilities: macro metrics, one-vs-rest roc_auc."""
+    from sklearn import metrics
+
+    rng = np.random.default_rng(9)
+    inside = {metric: 0 for metric in estimation.METRICS}
+    for _ in range(30):
+        probabilities = rng.dirichlet([0.7, 0.5, 0.4], 600)
+        labels = (rng.random(600)[:, None] > np.cumsum(probabilities, axis=1)[:, :-1]).sum(axis=1)
+        found, realized = estimation.estimate(probabilities, 0.95), estimation.realized(labels, probabilities)
+        guess = probabilities.argmax(axis=1)
+        assert realized["f1"] == pytest.approx(metrics.f1_score(labels, guess, average="macro"))
+        assert realized["roc_auc"] == pytest.approx(
+            metrics.roc_auc_score(labels, probabilities, multi_class="ovr")
+        )
+        for metric in estimation.METRICS:
+            inside[metric] += found[metric].low <= realized[metric] <= found[metric].high
+    assert all(count >= 25 for count in inside.values()), inside  # about 28 of 30 expected
