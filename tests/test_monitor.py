@@ -299,18 +299,6 @@ def test_a_version_without_a_baseline_gets_a_clear_message(run_mlops, tmp_path):
     assert "mlops train breast-cancer" in result.stderr
 
 
-def test_on_breach_retrain_trains_a_new_version(run_mlops, tmp_path):
-    train_model("taxi-fare", SMALL, echo=quiet)
-    production = spread(trips(600, seed=15).drop(columns="cost"), days=3)
-    production["distance"] += 10
-    folder = write_byo(tmp_path / "byo", production)
-    result = monitor_taxi(run_mlops, folder, "--on-breach", "retrain", *SMALL, *ONE_WINDOW)
-    assert result.returncode == 1, result.stderr
-    assert "retraining because a threshold was breached" in result.stderr + result.stdout
-    versions = registry.client().search_model_versions("name='taxi-fare'")
-    assert len(versions) == 2
-
-
 class Workspace:
     """Stands where MLClient does for ``mlops azure download``: an online endpoint sending 90% of its
     traffic to green, which serves version 1; a download lays the model out a level down, as Azure's."""
@@ -449,43 +437,6 @@ def test_a_window_with_too_few_rows_is_insufficient_data_and_exits_0(trained, ru
     assert summary["alert"]["state"] == "insufficient data" and not summary["alert"]["raised"]
     assert "35 production rows, fewer than monitoring.alerting.min_rows 100" in summary["alert"]["reason"]
     assert "alert: insufficient data" in result.stdout
-
-
-def test_persistence_alerts_on_the_window_that_meets_it_and_retrain_holds_in_the_cooldown(
-    run_mlops, tmp_path
-):
-    train_model("taxi-fare", SMALL, echo=quiet)
-    rule = ["monitoring.alerting.persistence.breaches=2", "monitoring.alerting.persistence.windows=3"]
-    outcomes = []
-    for day in (20, 21, 22):  # three daily windows, each with the same shift
-        production = trips(400, seed=40 + day).drop(columns="cost")
-        production["distance"] += 10
-        stamped = production.assign(timestamp=f"2026-11-{day}T12:00:00Z")
-        folder = write_byo(tmp_path / f"day-{day}", stamped)
-        window = ["--start", f"2026-11-{day}T00:00:00Z", "--end", f"2026-11-{day + 1}T00:00:00Z"]
-        outcomes.append(
-            run_mlops(
-                "monitor",
-                "taxi-fare",
-                "--production",
-                str(folder),
-                *window,
-                "--on-breach",
-                "retrain",
-                *rule,
-                *SMALL,
-            )
-        )
-    first, second, third = (summary_of(result)["alert"] for result in outcomes)
-    assert first["state"] == "breach held back" and outcomes[0].returncode == 0
-    assert (
-        "breached in 1 of the last 3 windows; monitoring.alerting.persistence alerts at 2" in first["reason"]
-    )
-    assert second["state"] == "alert" and second["retrain"] and outcomes[1].returncode == 1
-    assert third["state"] == "alert" and not third["retrain"] and outcomes[2].returncode == 1
-    assert "retraining held" in third["reason"]
-    versions = registry.client().search_model_versions("name='taxi-fare'")
-    assert len(versions) == 2  # trained once: at the second window, not during the cool-down
 
 
 @pytest.mark.parametrize(

@@ -42,8 +42,11 @@ def monitor_runs(name: str) -> list[Run]:
     first."""
     from mlops import registry
 
+    experiment = registry.client().get_experiment_by_name(name)  # reading creates nothing
+    if experiment is None:
+        return []
     found = registry.client().search_runs(
-        [registry.experiment_id(name)],
+        [experiment.experiment_id],
         filter_string=f"tags.`mlops.run` = 'monitor' and tags.model_name = '{name}'",
         max_results=5000,
         order_by=["start_time DESC"],
