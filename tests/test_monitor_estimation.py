@@ -201,3 +201,20 @@ def test_a_multiclass_estimate_covers_its_realized_macro_metrics():
         for metric in estimation.METRICS:
             inside[metric] += found[metric].low <= realized[metric] <= found[metric].high
     assert all(count >= 25 for count in inside.values()), inside  # about 28 of 30 expected
+
+
+def test_a_classifier_without_probabilities_gets_the_signal_disabled_not_a_traceback():
+    from types import SimpleNamespace
+
+    from sklearn.svm import LinearSVC
+
+    from mlops.monitoring import monitor, signals
+
+    model = LinearSVC().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])  # predicts, gives no probabilities
+    plan = signals.Plan({}, {}, estimate={})
+    cfg = SimpleNamespace(schema=SimpleNamespace(target=TARGET))
+    checked = monitor.estimation_check(cfg, plan, None, SimpleNamespace(load=lambda: model))
+    assert (
+        not checked.enabled
+        and checked.reason == "the model gives no class probabilities (it has no predict_proba)"
+    )

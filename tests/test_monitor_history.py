@@ -189,3 +189,12 @@ def test_history_before_any_monitor_run_says_how_to_start(run_mlops, tmp_path, m
     assert registry.client().get_experiment_by_name("credit-default") is None  # reading created nothing
     unknown = run_mlops("monitor", "no-such-model", "--history")
     assert unknown.returncode == 2 and "no-such-model" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--every", "P1D"], "--every goes with --backfill"), (["--last", "5"], "--last goes with --history")],
+)
+def test_an_option_without_the_flag_it_belongs_to_is_refused(run_mlops, args, message):
+    result = run_mlops("monitor", "taxi-fare", *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mlops.errors import MlopsError
 
 if TYPE_CHECKING:
+    from mlflow.entities import Run
     from omegaconf import DictConfig
 
 ALERT_TAG = "mlops.alert"  # "true" on a monitor run that alerted
@@ -27,12 +28,12 @@ EFFECT_SIZE = {
     "two_sample_kolmogorov_smirnov_test": "normalized_wasserstein_distance",
     "pearsons_chi_squared_test": "jensen_shannon_distance",
 }
-STATES = ("alert", "breach held back", "insufficient data", "no breach")
 
 
 @dataclass(frozen=True)
 class Alert:
-    """The alert decision on one monitor window: its state (one of ``STATES``), whether it alerts,
+    """The alert decision on one monitor window: its state ("alert", "breach held back",
+    "insufficient data" or "no breach"), whether it alerts,
     why, and whether ``--on-breach retrain`` may fire (not during a cool-down)."""
 
     state: str
@@ -176,20 +177,18 @@ def decide(
     return Alert("alert", True, reason, retrain=True)
 
 
-def history(name: str, window_end: str, windows: int) -> tuple[list[bool], datetime | None]:
-    """Return whether each of model ``name``'s monitor windows that ended before ``window_end`` had a
-    breach that counted (newest first, at most ``windows``; a window monitored twice counts once, as
-    its newest run says), and the end of the last window whose alert retrained (the cool-down runs
-    from there, in window time, so a backfill and a daily schedule decide alike)."""
+def history(runs: list[Run], window_end: str, windows: int) -> tuple[list[bool], datetime | None]:
+    """Return whether each of the model's monitor ``runs`` (one per window, oldest first, as
+    ``history.monitor_runs`` gives them) that ended before ``window_end`` had a breach that counted
+    (newest first, at most ``windows``), and the end of the last window whose alert retrained (the
+    cool-down runs from there, in window time, so a backfill and a daily schedule decide alike)."""
     from mlops.monitoring import production
-    from mlops.monitoring.history import monitor_runs
 
-    found = monitor_runs(name)
-    earlier = [run for run in found if run.data.tags["window_end"] < window_end][::-1]
+    earlier = [run for run in runs if run.data.tags["window_end"] < window_end][::-1]
     verdicts = [run.data.tags.get(COUNTED_TAG) == "true" for run in earlier[:windows]]
     retrained = [
         run.data.tags["window_end"]
-        for run in found
+        for run in runs
         if run.data.tags.get(RETRAINED_TAG) == "true" and run.data.tags["window_end"] <= window_end
     ]
     last = production.parse_time(max(retrained), "window_end") if retrained else None

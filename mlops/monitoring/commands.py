@@ -39,9 +39,7 @@ from mlops.targets import check_target, target_options
     help="Monitor past windows: cut the window (--from/--to, or --window) into consecutive windows of "
     "--every and log each as its own monitor run, from one pass over the production data.",
 )
-@click.option(
-    "--every", default="P1D", show_default=True, help="With --backfill: each window's length (ISO 8601)."
-)
+@click.option("--every", help="With --backfill: each window's length (ISO 8601) [default: P1D].")
 @click.option(
     "--history",
     "show_history",
@@ -49,9 +47,7 @@ from mlops.targets import check_target, target_options
     help="Show the model's past monitor windows instead: each metric over time, thresholds and alerts "
     "marked, as a page of charts and a table.",
 )
-@click.option(
-    "--last", type=click.IntRange(min=1), default=30, show_default=True, help="With --history: windows shown."
-)
+@click.option("--last", type=click.IntRange(min=1), help="With --history: windows shown [default: 30].")
 @click.option(
     "--version",
     help="Registered version whose baseline to compare with [default: the champion]; with --model, "
@@ -90,9 +86,9 @@ def monitor(
     stamp: str | None,
     end: str | None,
     backfill: bool,
-    every: str,
+    every: str | None,
     show_history: bool,
-    last: int,
+    last: int | None,
     version: str | None,
     model: Path | None,
     ground_truth: str | None,
@@ -136,8 +132,13 @@ def monitor(
             )
         return
 
+    for given, option, needs in ((every, "--every", backfill), (last, "--last", show_history)):
+        if given is not None and not needs:
+            raise click.UsageError(
+                f"{option} goes with {'--backfill' if option == '--every' else '--history'}"
+            )
     if show_history:
-        show(name, last, out, as_json)
+        show(name, last or 30, out, as_json)
         return
     if backfill and on_breach == "retrain":
         raise click.UsageError(
@@ -160,7 +161,7 @@ def monitor(
         echo,
         model,
         stamp,
-        every if backfill else None,
+        (every or "P1D") if backfill else None,
     )
     if backfill:
         backfilled(name, [outcome.summary for outcome in outcomes], as_json)
@@ -176,64 +177,32 @@ def monitor(
         from mlops import training
 
         echo(f"{name}: retraining because a threshold was breached and alerted")
-        if summary["run_id"]:  # the cool-down runs from this retrain
-            from mlops import registry
-            from mlops.monitoring.alerting import RETRAINED_TAG
-
-            registry.client().set_tag(summary["run_id"], RETRAINED_TAG, "true")
+        monitoring.mark_retrained(summary)
         training.train_model(name, overrides, multirun=False, sample=None, echo=echo)
     sys.exit(1 if outcome.alerted else 0)
 
 
 def show(name: str, last: int, out: Path | None, as_json: bool) -> None:
     """Print the model's last ``last`` monitor windows and write their history page."""
-    import json
-
     from mlops import catalog, project
     from mlops.monitoring import history
 
     catalog.model_dir(name)  # an unknown model name is refused before the store is read
     windows = history.summaries(name, last)
     path = history.write((out or project.state_dir() / "monitoring" / name) / "history.html", name, windows)
-    if as_json:
-        click.echo(json.dumps([brief(window) for window in windows], indent=2))
-        return
-    if not windows:
+    if not windows and not as_json:
         click.echo(f"{name}: no monitor run is logged yet; run mlops monitor {name} (or --backfill)")
-    for window in windows:
-        click.echo(line(window))
-    if windows:
-        tally = history.counts(windows)
-        click.echo(
-            f"{name}: {plural(tally['windows'], 'window')}, {tally['breached']} breached a threshold "
-            f"(Azure's verdict), {plural(tally['alerts'], 'alert')}"
-        )
-    click.echo(f"history {path}")
-
-
-def brief(summary: dict) -> dict:
-    """Return one window of the history as JSON for scripts: its times, rows, breaches and alert."""
-    return {
-        "window": summary["window"],
-        "version": summary["version"],
-        "rows": summary["production"]["rows"],
-        "breaches": summary["breaches"],
-        "alert": summary["alert"],
-        "run_id": summary["run_id"],
-    }
-
-
-def line(summary: dict) -> str:
-    """Return one window as a line: its times, rows, raw breaches and alert state."""
-    breaches = sum(row["breached"] for row in summary["rows"])
-    return (
-        f"  {summary['window']['start']} to {summary['window']['end']}  "
-        f"{summary['production']['rows']:>10,} rows  {breaches:>3} raw breaches  {summary['alert']['state']}"
-    )
+    table(name, windows, as_json, f"history {path}")
 
 
 def backfilled(name: str, summaries: list[dict], as_json: bool) -> None:
     """Print each backfilled window and where its history is drawn."""
+    table(name, summaries, as_json, f"see them with mlops monitor {name} --history", "backfilled ")
+
+
+def table(name: str, summaries: list[dict], as_json: bool, then: str, done: str = "") -> None:
+    """Print monitor windows a line each (times, rows, raw breaches, alert state), how many were
+    ``done`` and how many breached and alerted, and ``then``; with ``as_json``, the windows as JSON."""
     import json
 
     from mlops.monitoring import history
@@ -242,12 +211,31 @@ def backfilled(name: str, summaries: list[dict], as_json: bool) -> None:
         click.echo(json.dumps([brief(summary) for summary in summaries], indent=2))
         return
     for summary in summaries:
-        click.echo(line(summary))
-    tally = history.counts(summaries)
-    click.echo(
-        f"{name}: backfilled {plural(tally['windows'], 'window')}: {tally['breached']} breached a threshold "
-        f"(Azure's verdict), {plural(tally['alerts'], 'alert')}; see them with mlops monitor {name} --history"
-    )
+        breaches = sum(row["breached"] for row in summary["rows"])
+        click.echo(
+            f"  {summary['window']['start']} to {summary['window']['end']}  "
+            f"{summary['production']['rows']:>10,} rows  {breaches:>3} raw breaches  "
+            + summary["alert"]["state"]
+        )
+    if summaries:
+        tally = history.counts(summaries)
+        click.echo(
+            f"{name}: {done}{plural(tally['windows'], 'window')}, {tally['breached']} breached a threshold "
+            f"(Azure's verdict), {plural(tally['alerts'], 'alert')}"
+        )
+    click.echo(then)
+
+
+def brief(summary: dict) -> dict:
+    """Return one window as JSON for scripts: its times, rows, breaches and alert."""
+    return {
+        "window": summary["window"],
+        "version": summary["version"],
+        "rows": summary["production"]["rows"],
+        "breaches": summary["breaches"],
+        "alert": summary["alert"],
+        "run_id": summary["run_id"],
+    }
 
 
 def report(summary: dict, folder: Path) -> None:

@@ -11,9 +11,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops.monitoring import production
 from mlops.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, compact, ticks
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
 
     from mlflow.entities import Run
@@ -77,11 +79,17 @@ def summary_of(run_id: str) -> dict[str, Any] | None:
         return json.load(handle)
 
 
-def summaries(name: str, last: int = LAST, before: str | None = None) -> list[dict[str, Any]]:
-    """Return the summaries of model ``name``'s last ``last`` monitor windows (ending before
-    ``before`` when given), oldest first."""
-    runs = [run for run in monitor_runs(name) if before is None or run.data.tags["window_end"] < before]
-    found = [summary_of(run.info.run_id) for run in runs[-last:]] if last > 0 else []
+def summaries(name: str, last: int = LAST) -> list[dict[str, Any]]:
+    """Return the summaries of model ``name``'s last ``last`` monitor windows, oldest first."""
+    return summaries_of(monitor_runs(name), last)
+
+
+def summaries_of(runs: list[Run], last: int, before: datetime | None = None) -> list[dict[str, Any]]:
+    """Return the summaries of the last ``last`` of the monitor ``runs`` (ending before ``before``
+    when given), oldest first."""
+    end = production.stamp(before) if before is not None else None
+    kept = [run for run in runs if end is None or run.data.tags["window_end"] < end]
+    found = [summary_of(run.info.run_id) for run in kept[-last:]] if last > 0 else []
     return [summary for summary in found if summary is not None]
 
 

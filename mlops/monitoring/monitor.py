@@ -4,6 +4,7 @@ was breached."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -217,8 +218,12 @@ def estimation_check(cfg: DictConfig, plan: signals.Plan, base: Baseline, score:
 
     if plan.estimate is None:
         return None
-    classes = list(score.load().classes_)
-    return estimation.check(base, classes, score.probabilities, cfg.schema.target, plan.estimate)
+    pipeline = score.load()
+    if not hasattr(pipeline, "predict_proba"):
+        return estimation.Check(False, "the model gives no class probabilities (it has no predict_proba)")
+    return estimation.check(
+        base, list(pipeline.classes_), score.probabilities, cfg.schema.target, plan.estimate
+    )
 
 
 def estimated_rows(cfg: DictConfig, plan: signals.Plan, checked: Any, result: Result) -> None:
@@ -305,14 +310,15 @@ def breach_message(breaches: dict[str, list[str]]) -> str:
     return "; ".join(f"{signal}: {', '.join(features)}" for signal, features in breaches.items())
 
 
-def log_run(cfg: DictConfig, summary: dict[str, Any], result: Result, folder: Path) -> None:
-    """Write the summary and report into ``folder`` and log them, with every metric, to an MLflow run
-    in the model's experiment, tagged with the model and version; tag the run when a threshold was
-    breached, and the version with its last monitor run."""
+def log_run(
+    cfg: DictConfig, summary: dict[str, Any], result: Result, folder: Path, earlier: list[dict[str, Any]]
+) -> None:
+    """Write the summary and report (with the history of the ``earlier`` windows) into ``folder`` and
+    log them, with every metric, to an MLflow run in the model's experiment, tagged with the model and
+    version; tag the run when a threshold was breached, and the version with its last monitor run."""
     import mlflow
 
     from mlops import registry
-    from mlops.monitoring import history
 
     values = {
         f"{row['signal']}.{row['feature']}.{row['metric']}": row["value"]
@@ -336,7 +342,6 @@ def log_run(cfg: DictConfig, summary: dict[str, Any], result: Result, folder: Pa
     experiment = registry.experiment_id(cfg.name)
     with mlflow.start_run(experiment_id=experiment, run_name=f"monitor-v{summary['version']}") as run:
         summary["run_id"] = run.info.run_id
-        earlier = history.summaries(cfg.name, history.LAST - 1, summary["window"]["end"])
         write_outputs(folder, summary, result, earlier)
         mlflow.set_tags(tags)
         mlflow.log_metrics(values)
@@ -347,6 +352,14 @@ def log_run(cfg: DictConfig, summary: dict[str, Any], result: Result, folder: Pa
         summary["version"],
         {"monitor_last_run": run.info.run_id, "monitor_breached": str(summary["breached"]).lower()},
     )
+
+
+def mark_retrained(summary: dict[str, Any]) -> None:
+    """Tag a window's monitor run as the one whose alert retrained: the cool-down runs from its end."""
+    if summary["run_id"]:
+        from mlops import registry
+
+        registry.client().set_tag(summary["run_id"], alerting.RETRAINED_TAG, "true")
 
 
 def write_outputs(
@@ -466,14 +479,16 @@ def conclude(
     """Decide the alert on one window's result, then write its summary and report (and, for a
     registered version, log its MLflow run)."""
     from mlops import project
+    from mlops.monitoring import history
 
     kept = {key: base.profile[key] for key in ("training_rows", "sample_rows")}
     summary = summarize(cfg, chosen.version, source, window, tally, scored, result, kept)
-    earlier, last_retrain = [], None
+    earlier, last_retrain, logged = [], None, []
     if chosen.registered is not None:
-        earlier, last_retrain = alerting.history(cfg.name, summary["window"]["end"], rules.windows - 1)
+        logged = history.monitor_runs(cfg.name)  # read once: for persistence, and the report's history
+        earlier, last_retrain = alerting.history(logged, summary["window"]["end"], rules.windows - 1)
     elif rules.windows > 1:  # a folder's runs are not logged: no history to hold a breach back with
-        rules = alerting.Settings(rules.min_rows, 1, 1, rules.cooldown, rules.floors)
+        rules = dataclasses.replace(rules, breaches=1, windows=1)
         summary["notes"].append(
             "a --model folder keeps no monitor history, so monitoring.alerting.persistence is not applied: "
             "a breach that counts alerts on this window alone"
@@ -497,5 +512,5 @@ def conclude(
     if chosen.registered is None:
         write_outputs(folder, summary, result)
     else:
-        log_run(cfg, summary, result, folder)
+        log_run(cfg, summary, result, folder, history.summaries_of(logged, history.LAST - 1, window.end))
     return Outcome(summary, folder, str(cfg.monitoring.on_breach))
