@@ -39,17 +39,19 @@ def build_environment(conda_file: Path, folder: Path) -> Path:
     return build_venv(pip_list(conda_file), folder)
 
 
-def build_venv(packages: list[str], folder: Path) -> Path:
+def build_venv(packages: list[str], folder: Path, uncached: tuple[str, ...] = ()) -> Path:
     """Build a virtual environment holding ``packages`` (requirement lines) and nothing else; return
-    its bin folder."""
+    its bin folder. The ``uncached`` requirements (and what they need) are installed last, past uv's
+    cache: for a project that publishes only a source archive, which uv would otherwise build into a
+    new cache entry on every run."""
     requirements = folder.with_suffix(".txt")
     requirements.write_text("\n".join(packages) + "\n")
     uv = shutil.which("uv") or "uv"
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(folder)], check=True)
-    python = folder / "bin" / "python"
-    subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(python), "-r", str(requirements)], check=True
-    )
+    install = [uv, "pip", "install", "--quiet", "--python", str(folder / "bin" / "python")]
+    subprocess.run([*install, "-r", str(requirements)], check=True)
+    if uncached:
+        subprocess.run([*install, "--no-cache", *uncached], check=True)
     return folder / "bin"
 
 
