@@ -10,13 +10,13 @@ Every input is JSON-ready data (the evaluation as ``dataclasses.asdict`` gives i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from mlops import page
+from mlops.metrics import finite
 from mlops.svg import Chart, Dot, Frame, Line, Polyline, Text, ticks
 
 if TYPE_CHECKING:
@@ -153,13 +153,6 @@ def verdict(decision: Mapping[str, Any]) -> dict[str, str]:
         "label": VERDICTS.get(said, f"⚠ Verdict: {said}"),
         "reason": str(decision.get("reason") or "No reason was given."),
     }
-
-
-def finite(value: Any) -> float | None:
-    """Return ``value`` as a float, or None when it is missing, not a number, NaN or infinite."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def shown(value: Any) -> str:

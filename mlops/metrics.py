@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,6 +25,14 @@ DIRECTIONS: dict[str, dict[str, bool]] = {
         "log_loss": False,
     },
 }
+
+
+def finite(value: Any) -> float | None:
+    """Return ``value`` as a float, or None when it is missing, not a number, NaN or infinite (a metric
+    undefined on its rows), so it can be written to JSON and shown."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def names(task: str) -> list[str]:

@@ -128,7 +128,8 @@ def judge(
             warnings.simplefilter("ignore")  # an undefined metric is reported as such below
             for side, outputs in (("candidate", candidate), ("champion", champion)):
                 if outputs is not None and len(rows):
-                    found[side] = finite(metrics.measure(cfg.task, metric, outputs.take(rows), target[rows]))
+                    value = metrics.measure(cfg.task, metric, outputs.take(rows), target[rows])
+                    found[side] = metrics.finite(value)
         if champion is None:
             found["status"] = "no champion"
         elif len(rows) < declared_slice.min_rows:
@@ -142,11 +143,6 @@ def judge(
             found["status"] = "worse" if interval.estimate < -declared_slice.tolerance else "ok"
         judged.append(found)
     return judged
-
-
-def finite(value: float) -> float | None:
-    """Return ``value``, or None when it is NaN or infinite (undefined on the rows)."""
-    return value if math.isfinite(value) else None
 
 
 def worse(judged: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

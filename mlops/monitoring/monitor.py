@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops import metrics
 from mlops.data import TABLE_SUFFIXES, read_table
 from mlops.errors import MlopsError
 from mlops.monitoring import alerting, production, signals
@@ -293,16 +293,11 @@ def summarize(
         "breaches": result.breaches,
         "ground_truth": result.ground_truth,
         "estimated_performance": result.estimation,
-        "rows": [{**row, "value": finite(row["value"])} for row in result.rows],
+        "rows": [{**row, "value": metrics.finite(row["value"])} for row in result.rows],
         "notes": result.notes,
         "run_id": None,
         "created": production.stamp(datetime.now(UTC)),
     }
-
-
-def finite(value: float | None) -> float | None:
-    """Return a metric value fit for JSON: None for missing or NaN."""
-    return None if value is None or math.isnan(value) else float(value)
 
 
 def breach_message(breaches: dict[str, list[str]]) -> str:
