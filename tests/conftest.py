@@ -55,6 +55,13 @@ def trained_state(tmp_path_factory, use_state):
 
 
 @pytest.fixture
+def trained(store, monkeypatch):
+    """Point the test at its module's trained ``store`` (a module-scoped fixture the module defines)."""
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(store))
+    return store
+
+
+@pytest.fixture
 def run_mlops():
     """Run ``python -m mlops ARGS`` in a real subprocess with the test's environment."""
 

@@ -35,12 +35,6 @@ def store(trained_state):
     return trained_state("monitor-state", [("taxi-fare", SMALL), ("credit-default", SMALL)])
 
 
-@pytest.fixture
-def trained(store, monkeypatch):
-    monkeypatch.setenv("MLOPS_STATE_DIR", str(store))
-    return store
-
-
 def trips(rows: int, seed: int) -> pd.DataFrame:
     """Return taxi trips from the model's own generator, with another seed than training."""
     catalog.load_config("taxi-fare")  # puts the model's code on the path

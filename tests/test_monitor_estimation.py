@@ -26,12 +26,6 @@ def store(trained_state):
     return trained_state("estimation-state", [("credit-default", CALIBRATED), ("credit-default", BALANCED)])
 
 
-@pytest.fixture
-def trained(store, monkeypatch):
-    monkeypatch.setenv("MLOPS_STATE_DIR", str(store))
-    return store
-
-
 def clients(rows: int, seed: int) -> pd.DataFrame:
     """Return clients from the model's own generator, with another seed than training."""
     catalog.load_config("credit-default")  # puts the model's code on the path

@@ -23,12 +23,6 @@ def store(trained_state):
     return trained_state("history-state", [("taxi-fare", SMALL)])
 
 
-@pytest.fixture
-def trained(store, monkeypatch):
-    monkeypatch.setenv("MLOPS_STATE_DIR", str(store))
-    return store
-
-
 def days(first: str, count: int, rows: int, shifted_from: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Return ``count`` daily batches of taxi trips from the model's own generator starting on
     ``first``; from day ``shifted_from`` (0-based) on, distance moves up by half its standard deviation."""
