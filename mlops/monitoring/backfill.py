@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mlops.monitoring.compute import Result
     from mlops.monitoring.signals import Plan
 
+EVERY = "P1D"  # each window's length unless --every says otherwise (mlops monitor's --help says it too)
 MOST_WINDOWS = 1000  # more windows than this in one backfill is a mistake in --every or the dates
 
 

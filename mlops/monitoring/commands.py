@@ -132,19 +132,21 @@ def monitor(
             )
         return
 
-    for given, option, needs in ((every, "--every", backfill), (last, "--last", show_history)):
-        if given is not None and not needs:
-            raise click.UsageError(
-                f"{option} goes with {'--backfill' if option == '--every' else '--history'}"
-            )
+    for given, option, flag, on in (
+        (every, "--every", "--backfill", backfill),
+        (last, "--last", "--history", show_history),
+    ):
+        if given is not None and not on:
+            raise click.UsageError(f"{option} goes with {flag}")
     if show_history:
-        show(name, last or 30, out, as_json)
+        show(name, last, out, as_json)
         return
     if backfill and on_breach == "retrain":
         raise click.UsageError(
             "--on-breach retrain acts on the present, --backfill on past windows; backfill first, then run "
             "mlops monitor for the latest window with --on-breach retrain"
         )
+    from mlops.monitoring import backfill as backfilling
     from mlops.monitoring import monitor as monitoring
 
     echo = progress_echo(as_json)
@@ -161,7 +163,7 @@ def monitor(
         echo,
         model,
         stamp,
-        (every or "P1D") if backfill else None,
+        (every or backfilling.EVERY) if backfill else None,
     )
     if backfill:
         backfilled(name, [outcome.summary for outcome in outcomes], as_json)
@@ -182,13 +184,14 @@ def monitor(
     sys.exit(1 if outcome.alerted else 0)
 
 
-def show(name: str, last: int, out: Path | None, as_json: bool) -> None:
-    """Print the model's last ``last`` monitor windows and write their history page."""
+def show(name: str, last: int | None, out: Path | None, as_json: bool) -> None:
+    """Print the model's last ``last`` monitor windows (``history.LAST`` when None) and write their
+    history page."""
     from mlops import catalog, project
     from mlops.monitoring import history
 
     catalog.model_dir(name)  # an unknown model name is refused before the store is read
-    windows = history.summaries(name, last)
+    windows = history.summaries(name, last or history.LAST)
     path = history.write((out or project.state_dir() / "monitoring" / name) / "history.html", name, windows)
     if not windows and not as_json:
         click.echo(f"{name}: no monitor run is logged yet; run mlops monitor {name} (or --backfill)")

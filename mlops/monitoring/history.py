@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from mlflow.entities import Run
 
-LAST = 30  # windows shown unless --last says otherwise
+LAST = 30  # windows shown unless --last says otherwise (mlops monitor's --help says it too)
 PALETTE = 8  # features drawn in colour (those that breached most); the rest are grey
 WIDTH, HEIGHT = 620, 190
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 40
