@@ -11,20 +11,24 @@ from pathlib import Path
 import click
 
 from mlops.console import echo_table, progress_echo, warnings_as_notes
-from mlops.errors import MlopsError, first_line
+from mlops.errors import MlopsError, first_line, translated
 from mlops.targets import check_target, target_options
 
 TASKS = ("regression", "classification")
 
 
 class Group(click.Group):
-    """A click group that prints user mistakes as one ``error:`` line and exits 2."""
+    """A click group that prints user mistakes, and writes the system refused (a full disk, a permission,
+    a read-only file system), as one ``error:`` line and exits 2."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except MlopsError as error:
-            click.echo(f"error: {error}", err=True)
+        except Exception as error:
+            problem = error if isinstance(error, MlopsError) else translated(error)
+            if problem is None:
+                raise
+            click.echo(f"error: {problem}", err=True)
             ctx.exit(2)
 
 
@@ -200,9 +204,8 @@ def train(
         except Exception as error:  # with --all, one broken model never stops the others
             if not all_models:
                 raise
-            problem = first_line(error)
-            if not isinstance(error, MlopsError):
-                problem = f"{model}: {type(error).__name__}: {problem}"
+            known = error if isinstance(error, MlopsError) else translated(error)
+            problem = first_line(known) if known else f"{model}: {type(error).__name__}: {first_line(error)}"
             click.echo(f"error: {problem}", err=True)
             failed.append(model)
             continue

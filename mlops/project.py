@@ -39,10 +39,16 @@ def models_dir() -> Path:
     return root() / MODELS_DIR
 
 
+def state_path() -> Path:
+    """Return where the local state folder is (``$MLOPS_STATE_DIR``, else ``<root>/.mlops``), without
+    creating it."""
+    return Path(os.environ[STATE_ENV]).expanduser() if os.environ.get(STATE_ENV) else root() / STATE_DIRNAME
+
+
 def state_dir() -> Path:
-    """Return the local state folder (``$MLOPS_STATE_DIR``, else ``<root>/.mlops``), created on use and
-    kept owner-only (0700): it holds the registry, keys, logs and collected production inputs."""
-    path = Path(os.environ[STATE_ENV]).expanduser() if os.environ.get(STATE_ENV) else root() / STATE_DIRNAME
+    """Return the local state folder (see ``state_path``), created on use and kept owner-only (0700): it
+    holds the registry, keys, logs and collected production inputs."""
+    path = state_path()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)

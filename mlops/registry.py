@@ -35,6 +35,8 @@ def client() -> MlflowClient:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the CLI's output readable
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # its log of a failed query (a full disk) repeats, traceback and all, the exception it then raises
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     uri = project.tracking_uri()
     check_store()
     mlflow.set_tracking_uri(uri)
