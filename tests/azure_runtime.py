@@ -10,8 +10,6 @@ scoring script's folder, ``AZUREML_ENTRY_SCRIPT`` its file name.
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
 import os
 import shutil
@@ -23,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
+
+from mlops.serving import endpoints
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,22 +114,9 @@ def free_port() -> int:
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-    """Send one request; return status, parsed JSON answer (or text) and headers (lower-case names)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        # A server may answer from the headers alone (413 from Content-Length) and close before the
-        # body is sent: its answer is still waiting to be read.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        raw = response.read()
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            answer = raw.decode(errors="replace")
-        return response.status, answer, {key.lower(): value for key, value in response.getheaders()}
-    finally:
-        connection.close()
+    """Send one request (``endpoints.request``, which reads an answer sent before the body was);
+    return status, parsed JSON answer (or text) and headers."""
+    return endpoints.request(port, method, path, 60, body, headers)
 
 
 class InferenceServer:
