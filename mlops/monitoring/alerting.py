@@ -1,13 +1,15 @@
 """When a monitor's breach becomes an alert. Azure's verdict (a value past its threshold) is kept as it
 is, the raw breach; on top of it ``monitoring.alerting`` decides whether to alert: a window with too
 few production rows is "insufficient data", never an alert; a breach whose value is below its
-metric's floor (a rate of one row in a million) does not count; a breach alerts only when it held in
+metric's floor (a rate of one row in a million) does not count, nor does a drift distance within the
+sampling noise of the window's row count (``mlops.monitoring.noise``); a breach alerts only when it held in
 enough of the model's recent windows (persistence, read from the monitor's own MLflow runs); and
 after an alert retrains, ``--on-breach retrain`` holds for a cool-down. The exit status and the retrain
 follow the alert."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,8 +22,9 @@ if TYPE_CHECKING:
 
 ALERT_TAG = "mlops.alert"  # "true" on a monitor run that alerted
 RETRAINED_TAG = "mlops.retrained"  # "true" on a monitor run whose alert retrained the model
-COUNTED_TAG = "mlops.breach_counted"  # "true" on a monitor run with a breach that reached its floor
+COUNTED_TAG = "mlops.breach_counted"  # "true" on a monitor run with a breach that counts toward an alert
 MIN_ROWS = 100  # alerting.min_rows when a config sets none
+NOISE_QUANTILE, NOISE_DRAWS = 0.99, 500  # alerting.noise when a config sets none
 # a p-value test flags negligible differences on large windows: its floor applies to the effect size
 # of the same feature and signal, this distance
 EFFECT_SIZE = {
@@ -55,6 +58,8 @@ class Settings:
     windows: int
     cooldown: timedelta
     floors: dict[str, float]  # metric: the smallest value a breach of it must reach to count
+    noise_quantile: float | None = NOISE_QUANTILE  # None: a distance's breach counts whatever its noise
+    noise_draws: int = NOISE_DRAWS
 
     @classmethod
     def of(cls, cfg: DictConfig) -> Settings:
@@ -96,34 +101,72 @@ class Settings:
                 raise MlopsError(
                     f"monitoring.alerting.floors.{metric} is {floor!r}; it must be a number of at least 0"
                 )
-        return cls(
-            min_rows, breaches, windows, cooldown, {key: float(value) for key, value in floors.items()}
-        )
+        quantile, draws = noise_settings(found.get("noise", {}))
+        floors = {key: float(value) for key, value in floors.items()}
+        return cls(min_rows, breaches, windows, cooldown, floors, quantile, draws)
 
     def counted(
         self,
         rows: list[dict[str, Any]],
         training: dict[tuple[str, str], float] | None = None,
     ) -> list[dict[str, Any]]:
-        """Return the breached metric ``rows`` (all of a window's rows) that reach their metric's
-        floor: above the training rows' own value of it (``training``, by (metric, feature): a column
-        with 3% nulls in training counts a null rate from 3% plus the floor), or, for a p-value
-        test, by the effect size of the same feature (``EFFECT_SIZE``). These count toward an alert."""
+        """Return the breached metric ``rows`` (all of a window's rows) that count toward an alert:
+        those that reach their metric's floor, above the training rows' own value of it
+        (``training``, by (metric, feature): a column with 3% nulls in training counts a null rate
+        from 3% plus the floor), and, for a drift distance, beyond its ``noise_threshold`` (set by
+        ``mlops.monitoring.noise``); a p-value test's breach is judged by the effect size of the same
+        feature (``EFFECT_SIZE``), which must reach the test's floor and its own noise threshold."""
         training = training or {}
-        values = {(row["signal"], row["feature"], row["metric"]): row["value"] for row in rows}
+        by_key = {(row["signal"], row["feature"], row["metric"]): row for row in rows}
         found = []
         for row in rows:
             if not row["breached"] or row["value"] is None:
                 continue
             floor = self.floors.get(row["metric"], 0.0)
             if row["metric"] in EFFECT_SIZE:
-                size = values.get((row["signal"], row["feature"], EFFECT_SIZE[row["metric"]]))
-                reached = size is None or size >= floor
+                size = by_key.get((row["signal"], row["feature"], EFFECT_SIZE[row["metric"]]))
+                reached = (
+                    size is None or size["value"] is None or (size["value"] >= floor and beyond_noise(size))
+                )
             else:
                 reached = row["value"] >= training.get((row["metric"], row["feature"]), 0.0) + floor
+                reached = reached and beyond_noise(row)
             if reached:
                 found.append(row)
         return found
+
+
+def beyond_noise(row: dict[str, Any]) -> bool:
+    """Return whether a metric row's value is beyond its sampling noise (True when it has none)."""
+    noise = row.get("noise_threshold")
+    return noise is None or row["value"] > noise
+
+
+def noise_settings(found: Any) -> tuple[float | None, int]:
+    """Return ``monitoring.alerting.noise``'s quantile (None: off) and draws, raising naming the key
+    when one is malformed."""
+    if found is None:
+        return None, NOISE_DRAWS
+    quantile, draws = found.get("quantile", NOISE_QUANTILE), found.get("draws", NOISE_DRAWS)
+    if quantile is not None and (
+        isinstance(quantile, bool) or not isinstance(quantile, int | float) or not 0.5 <= quantile < 1
+    ):
+        raise MlopsError(
+            f"monitoring.alerting.noise.quantile is {quantile!r}; it must be a number from 0.5 to below 1 "
+            "(0.99: a breach counts beyond what 99% of samples of the baseline reach), or null to let "
+            "every breach count"
+        )
+    if type(draws) is not int or draws < 1:
+        raise MlopsError(
+            f"monitoring.alerting.noise.draws is {draws!r}; it must be a whole number of at least 1"
+        )
+    if quantile is not None and draws * (1 - quantile) < 1 - 1e-9:
+        least = math.ceil(1 / (1 - quantile) - 1e-9)
+        raise MlopsError(
+            f"monitoring.alerting.noise.draws is {draws}, too few for quantile {quantile}: use at least "
+            f"{least}"
+        )
+    return (None if quantile is None else float(quantile)), draws
 
 
 def decide(
@@ -149,24 +192,28 @@ def decide(
     if not breaches:
         return Alert("no breach", False, "no threshold breached")
     if not counted:
-        below = sorted({row["metric"] for row in breaches})
+        noisy = sorted({row["metric"] for row in breaches if not beyond_noise(row)})
+        below = sorted({row["metric"] for row in breaches} - set(noisy))
+        parts = [f"below its monitoring.alerting.floors value ({', '.join(below)})"] if below else []
+        if noisy:
+            parts.insert(0, f"within the sampling noise of {rows:,} rows ({', '.join(noisy)})")
         return Alert(
             "breach held back",
             False,
-            f"every breach is below its monitoring.alerting.floors value ({', '.join(below)}): too small "
-            "to act on",
+            f"every breach is {' or '.join(parts)}: too small to act on",
         )
     held = 1 + sum(earlier[: settings.windows - 1])
+    named = named_breaches(counted)
     if held < settings.breaches:
         return Alert(
             "breach held back",
             False,
-            f"breached in {held} of the last {settings.windows} windows; monitoring.alerting.persistence "
-            f"alerts at {settings.breaches}",
+            f"breached in {held} of the last {settings.windows} windows ({named}); "
+            f"monitoring.alerting.persistence alerts at {settings.breaches}",
         )
     from mlops.monitoring import production
 
-    reason = f"breached in {held} of the last {settings.windows} windows"
+    reason = f"breached in {held} of the last {settings.windows} windows ({named})"
     if last_retrain is not None and now - last_retrain <= settings.cooldown:
         return Alert(
             "alert",
@@ -175,6 +222,15 @@ def decide(
             f"{production.stamp(last_retrain)}, within monitoring.alerting.cooldown of this one",
         )
     return Alert("alert", True, reason, retrain=True)
+
+
+def named_breaches(counted: list[dict[str, Any]]) -> str:
+    """Return the signals and features of the breaches that count: "data_drift: distance, vendor"."""
+    found: dict[str, list[str]] = {}
+    for row in counted:
+        if row["feature"] not in found.setdefault(row["signal"], []):
+            found[row["signal"]].append(row["feature"])
+    return "; ".join(f"{signal}: {', '.join(features)}" for signal, features in found.items())
 
 
 def history(runs: list[Run], window_end: str, windows: int) -> tuple[list[bool], datetime | None]:

@@ -70,6 +70,15 @@ def labels(series: pd.Series, kind: str) -> pd.Series:
     return series.astype("string").astype(object).where(pd.notna(series), None)
 
 
+def category_counts(baseline: Baseline, name: str) -> dict[str, int]:
+    """Return the training count of each category of column ``name``: the profile's counts of every
+    training row, or the sample's labels for a column typed categorical by an override."""
+    profile = baseline.columns[name]
+    return (
+        profile.get("categories") or labels(baseline.sample[name], profile["dtype"]).value_counts().to_dict()
+    )
+
+
 def describe(series: pd.Series) -> dict[str, Any]:
     """Return one column's profile: kind, Azure type, null rate, bounds or category counts."""
     kind = dtype_kind(series)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops.monitoring import metrics, signals
-from mlops.monitoring.baseline import PREDICTION, Baseline, labels
+from mlops.monitoring.baseline import PREDICTION, Baseline, category_counts, labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +91,7 @@ class Column:
             )
             self.spill = spill  # values past what the accumulator keeps are appended here
         else:
-            counts = profile.get("categories") or labels(sample, kind).value_counts().to_dict()
+            counts = category_counts(baseline, name)
             self.categories = set(counts)
             self.drift = metrics.Categorical(counts)
 

@@ -84,19 +84,21 @@ def histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.histogram(values, bins=len(edges) - 1, range=(edges[0], edges[-1]))[0]
 
 
-def jensen_shannon_distance(baseline_counts: np.ndarray, production_counts: np.ndarray) -> float:
-    """Return the base-2 Jensen-Shannon distance between two count vectors (scipy's definition)."""
+def jensen_shannon_distance(baseline_counts: np.ndarray, production_counts: np.ndarray) -> np.ndarray:
+    """Return the base-2 Jensen-Shannon distance between two count vectors (scipy's definition); with
+    one production count vector per row (draws x bins), one distance per row."""
     from scipy.spatial.distance import jensenshannon
 
-    return float(max(0.0, jensenshannon(baseline_counts, production_counts, base=2)))
+    return np.maximum(0.0, jensenshannon(baseline_counts, production_counts, base=2, axis=-1))
 
 
-def population_stability_index(baseline_counts: np.ndarray, production_counts: np.ndarray) -> float:
-    """Return PSI with Laplace smoothing: shares (count + 1) / (n + bins), then sum((q - p) ln(q / p))."""
+def population_stability_index(baseline_counts: np.ndarray, production_counts: np.ndarray) -> np.ndarray:
+    """Return PSI with Laplace smoothing: shares (count + 1) / (n + bins), then sum((q - p) ln(q / p));
+    with one production count vector per row (draws x bins), one index per row."""
     bins = len(baseline_counts)
     p = (baseline_counts + 1) / (baseline_counts.sum() + bins)
-    q = (production_counts + 1) / (production_counts.sum() + bins)
-    return float(np.sum((q - p) * np.log(q / p)))
+    q = (production_counts + 1) / (production_counts.sum(axis=-1, keepdims=True) + bins)
+    return np.sum((q - p) * np.log(q / p), axis=-1)
 
 
 def chi_squared_p_value(baseline_counts: np.ndarray, production_counts: np.ndarray) -> float:
@@ -201,9 +203,9 @@ class Numerical:
             wasserstein = self.streamed_wasserstein()
             p_value = self.streamed_ks_p_value()
         metrics = {
-            "jensen_shannon_distance": jensen_shannon_distance(baseline_counts, self.counts),
+            "jensen_shannon_distance": float(jensen_shannon_distance(baseline_counts, self.counts)),
             "normalized_wasserstein_distance": float(wasserstein) / scale,
-            "population_stability_index": population_stability_index(baseline_counts, self.counts),
+            "population_stability_index": float(population_stability_index(baseline_counts, self.counts)),
             "two_sample_kolmogorov_smirnov_test": float(p_value),
         }
         plotted = Histogram(
@@ -271,8 +273,8 @@ class Categorical:
         baseline = np.array([self.baseline.get(label, 0) for label in union], dtype=float)
         production = np.array([self.counts.get(label, 0) for label in union], dtype=float)
         metrics = {
-            "jensen_shannon_distance": jensen_shannon_distance(baseline, production),
-            "population_stability_index": population_stability_index(baseline, production),
+            "jensen_shannon_distance": float(jensen_shannon_distance(baseline, production)),
+            "population_stability_index": float(population_stability_index(baseline, production)),
             "pearsons_chi_squared_test": chi_squared_p_value(baseline, production),
         }
         plotted = Histogram(CATEGORICAL, union, [int(c) for c in baseline], [int(c) for c in production])

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from mlops.monitoring.baseline import Baseline
     from mlops.monitoring.compute import Result
+    from mlops.monitoring.noise import Noise
 
 Echo = Callable[[str], None]
 # the run tag Azure ML sets on a monitor run that breached a threshold (Event Grid filters on it)
@@ -397,7 +398,7 @@ def run(
 
     from mlops import catalog
     from mlops.features import feature_columns
-    from mlops.monitoring import backfill, baseline, compute
+    from mlops.monitoring import backfill, baseline, compute, noise
     from mlops.serving import endpoints
 
     cfg = catalog.load_config(name, list(overrides))
@@ -422,6 +423,8 @@ def run(
         chosen = subject(name, version, model, scratch)
         base = baseline.load(chosen.folder, chosen.described, name)
         plan = signals.plan(settings, base, cfg.task, ground_truth is not None)
+        quantile = rules.noise_quantile  # one set of noise thresholds for every window of the run
+        noisy = None if quantile is None else noise.Noise(base, plan.types, quantile, rules.noise_draws)
         features = feature_columns(cfg)
         key = str(settings.key_column)
         reader = production.Reader(features, window, str(settings.timestamp_column), key, stamped)
@@ -453,7 +456,7 @@ def run(
             if checked is not None:
                 estimated_rows(cfg, plan, checked, result)
             outcomes.append(
-                conclude(cfg, chosen, base, part, tally, scored, result, where, rules, out, every)
+                conclude(cfg, chosen, base, part, tally, scored, result, where, rules, noisy, out, every)
             )
     return outcomes
 
@@ -468,10 +471,12 @@ def conclude(
     result: Result,
     source: str,
     rules: alerting.Settings,
+    noisy: Noise | None,
     out: Path | None,
     backfilled: str | None,
 ) -> Outcome:
-    """Decide the alert on one window's result, then write its summary and report (and, for a
+    """Decide the alert on one window's result (each drift distance beside its noise threshold from
+    ``noisy``, unless alerting.noise is off), then write its summary and report (and, for a
     registered version, log its MLflow run)."""
     from mlops import project
     from mlops.monitoring import history
@@ -488,6 +493,9 @@ def conclude(
             "a --model folder keeps no monitor history, so monitoring.alerting.persistence is not applied: "
             "a breach that counts alerts on this window alone"
         )
+    if noisy is not None:
+        noisy.annotate(summary["rows"], result.histograms)
+        summary["noise"] = {"quantile": noisy.quantile, "draws": noisy.draws}
     breaches = [row for row in summary["rows"] if row["breached"]]
     training = {("null_value_rate", column): info["null_rate"] for column, info in base.columns.items()}
     counted = rules.counted(summary["rows"], training)
