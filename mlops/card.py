@@ -37,7 +37,11 @@ def build(version: ModelVersion) -> dict[str, Any]:
         mlmodel = fetched(root, model_path(version, "MLmodel"), folder)
         signature = mlmodel.read_text() if mlmodel else ""
         profile = artifact_json(root, model_path(version, "monitoring/profile.json"), folder)
-    config = parse_yaml(tags.get("config"))
+        logged = fetched(
+            root, "config.yaml", folder
+        )  # the whole config; the tag names it (or held it, before)
+        config_text = logged.read_text() if logged else tags.get("config")
+    config = parse_yaml(config_text)
     moves = [
         move
         for move in registry.moves(name)
@@ -46,7 +50,7 @@ def build(version: ModelVersion) -> dict[str, Any]:
     return {
         "model": name,
         "version": number,
-        "aliases": sorted(version.aliases or []),
+        "aliases": registry.aliases(version),
         "registered_at": stamp(version.creation_timestamp),
         "owner": known(config.get("owner")),
         "task": known(config.get("task")),
@@ -86,7 +90,7 @@ def build(version: ModelVersion) -> dict[str, Any]:
             "git_dirty": known(tags.get("git_dirty")),
             "env": known(tags.get("env") or None),
             "overrides": tags.get("overrides") or "none",
-            "config": known(tags.get("config")),
+            "config": known(config_text),
         },
         "files": digests.recorded(tags) or UNKNOWN,
         "monitoring": {"baseline": baseline_summary(profile), "last_run": last_monitor(tags)},

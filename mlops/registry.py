@@ -1,4 +1,9 @@
-"""The MLflow model registry: versions, the ``champion`` alias and its history, explicit moves."""
+"""The MLflow model registry: versions, the ``champion`` alias and its history, explicit moves.
+
+Where a store refuses MLflow's alias routes (an Azure ML workspace's registry documents no aliases),
+the champion lives in the registered-model tag ``mlops.champion`` instead: the same functions read
+and move it, under the same gate lock, so no caller tells the two apart. Which one a store uses is
+probed once per store and process (``serves_aliases``)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import functools
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -26,6 +32,13 @@ CHAMPION = "champion"
 LEGACY_HISTORY_TAG = "champion_history"  # the versions, comma-separated, before moves were kept
 MOVE_TAG_PREFIX = "alias_move."  # one registered-model tag per alias move (JSON), never rewritten
 METRIC_TAG_PREFIX = "metric."
+ALIAS_TAG_PREFIX = "mlops."  # mlops.<alias> = version: an alias on a store that refuses alias routes
+TAG_LIMIT = 5000  # characters of a tag's value: MLflow's model-version limit until 2025; Azure documents none
+PROBE_MODEL = "mlops-alias-probe"  # never registered: asking for its alias tells whether the route exists
+# an MLflow error that says the route itself is not served (a 404 or 405 without a body, 501), not that
+# the model or alias is missing: MLflow names a 404 without a body ENDPOINT_NOT_FOUND
+REFUSED_CODES = {"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED"}
+REFUSED_STATUS = re.compile(r"failed with error code (404|405|501) != 200")
 
 
 def client() -> MlflowClient:
@@ -94,18 +107,99 @@ def experiment_id(name: str) -> str:
 
 
 def champion(name: str) -> ModelVersion | None:
-    """Return the version holding the ``champion`` alias, or None when the model or the alias does not
-    exist. A store that fails to answer (a tracking server down, a damaged or locked database) is an
-    error naming it, never "no champion": that would let the gate promote with nothing compared."""
+    """Return the version holding the ``champion`` alias (or, on a store that refuses alias routes, its
+    tag), or None when the model or the alias does not exist. A store that fails to answer (a tracking
+    server down, a damaged or locked database) is an error naming it, never "no champion": that would
+    let the gate promote with nothing compared."""
+    with answering(f"cannot read the champion of '{name}'"):
+        return holder(name, CHAMPION)
+
+
+def holder(name: str, alias: str) -> ModelVersion | None:
+    """Return the version of ``name`` holding ``alias``, or None when the model or the alias does not
+    exist. On a store that serves aliases a model without the alias is still read from its
+    ``mlops.<alias>`` tag, so a store that once refused them and now serves them keeps its champion."""
     from mlflow.exceptions import MlflowException
 
-    with answering(f"cannot read the champion of '{name}'"):
+    mlflow_client = client()
+    if serves_aliases(project.tracking_uri()):
         try:
-            return client().get_model_version_by_alias(name, CHAMPION)
+            return mlflow_client.get_model_version_by_alias(name, alias)
         except MlflowException as error:
-            if not_found(error):
-                return None
-            raise
+            if not not_found(error):
+                raise
+    try:
+        tags = mlflow_client.get_registered_model(name).tags
+    except MlflowException as error:
+        if not_found(error):
+            return None
+        raise
+    version = tags.get(f"{ALIAS_TAG_PREFIX}{alias}")
+    return mlflow_client.get_model_version(name, version) if version else None
+
+
+@functools.cache
+def serves_aliases(uri: str) -> bool:
+    """Return whether the registry store at ``uri`` serves MLflow's alias routes, asking it once per
+    process: the alias of a model that is never registered is "not found" where the route exists, and
+    a refusal (``refused``) where it does not. Any other failure is the store's, raised."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client().get_model_version_by_alias(PROBE_MODEL, CHAMPION)
+    except NotImplementedError:
+        return False
+    except MlflowException as error:
+        if refused(error):
+            return False
+        if not_found(error):
+            return True
+        raise
+    return True
+
+
+def refused(error: Exception) -> bool:
+    """Return whether an MLflow error says the store does not serve the route at all (Azure ML's
+    tracking server answers 404 with an empty body for routes it lacks), which is neither "no
+    champion" nor a store that failed."""
+    if isinstance(error, NotImplementedError):
+        return True
+    return getattr(error, "error_code", "") in REFUSED_CODES or bool(REFUSED_STATUS.search(str(error)))
+
+
+def aliases(version: ModelVersion) -> list[str]:
+    """Return the aliases ``version`` holds, sorted: MLflow's, or its model's ``mlops.<alias>`` tags."""
+    if version.aliases:
+        return sorted(version.aliases)
+    tags = client().get_registered_model(version.name).tags
+    return sorted(
+        key.removeprefix(ALIAS_TAG_PREFIX)
+        for key, value in tags.items()
+        if key.startswith(ALIAS_TAG_PREFIX) and value == str(version.version)
+    )
+
+
+def fitted(text: str, limit: int = TAG_LIMIT) -> str:
+    """Return ``text`` cut to at most ``limit`` characters, saying so at its end when cut."""
+    if len(text) <= limit:
+        return text
+    if limit < 40:
+        return text[:limit]
+    note = f" ... (cut to {limit:,} characters)"
+    return text[: max(limit - len(note), 0)] + note
+
+
+def checked_tags(tags: dict[str, str], where: str) -> dict[str, str]:
+    """Return ``tags`` with string values, or raise naming the first one longer than ``TAG_LIMIT``
+    characters (before anything is written)."""
+    values = {key: str(value) for key, value in tags.items()}
+    for key, value in values.items():
+        if len(value) > TAG_LIMIT:
+            raise MlopsError(
+                f"{where}: tag '{key}' has {len(value):,} characters, more than the {TAG_LIMIT:,} a "
+                "registry keeps; shorten it"
+            )
+    return values
 
 
 @contextlib.contextmanager
@@ -211,6 +305,7 @@ def create_version(name: str, source: str, run_id: str, tags: dict[str, str]) ->
     except MlflowException as error:
         if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
             raise
+    tags = checked_tags(tags, f"a new version of '{name}'")
     created = mlflow_client.create_model_version(name, source, run_id=run_id, tags=tags)
     return str(created.version)
 
@@ -218,8 +313,8 @@ def create_version(name: str, source: str, run_id: str, tags: dict[str, str]) ->
 def set_tags(name: str, version: str, tags: dict[str, str]) -> None:
     """Set tags on one model version."""
     mlflow_client = client()
-    for key, value in tags.items():
-        mlflow_client.set_model_version_tag(name, str(version), key, str(value))
+    for key, value in checked_tags(tags, described(name, version)).items():
+        mlflow_client.set_model_version_tag(name, str(version), key, value)
 
 
 def get_model(name: str) -> None:
@@ -282,10 +377,14 @@ def history(name: str) -> list[str]:
 
 
 def move_alias(name: str, version: str, action: str, reason: str, alias: str = CHAMPION) -> None:
-    """Point ``alias`` of model ``name`` at ``version`` and append the move to its history."""
+    """Point ``alias`` of model ``name`` at ``version`` (MLflow's alias, or the ``mlops.<alias>``
+    registered-model tag where the store refuses alias routes) and append the move to its history."""
     mlflow_client = client()
-    previous = champion(name) if alias == CHAMPION else None
-    mlflow_client.set_registered_model_alias(name, alias, str(version))
+    previous = holder(name, alias)
+    if serves_aliases(project.tracking_uri()):
+        mlflow_client.set_registered_model_alias(name, alias, str(version))
+    else:
+        mlflow_client.set_registered_model_tag(name, f"{ALIAS_TAG_PREFIX}{alias}", str(version))
     move = {
         "alias": alias,
         "version": str(version),
@@ -293,10 +392,21 @@ def move_alias(name: str, version: str, action: str, reason: str, alias: str = C
         "action": action,
         "by": lineage.actor(),
         "at": lineage.now(),
-        "reason": reason[:4000],
+        "reason": reason,
     }
     key = f"{MOVE_TAG_PREFIX}{time.time_ns():020d}"  # sorts by time; a new key per move
-    mlflow_client.set_registered_model_tag(name, key, json.dumps(move))
+    mlflow_client.set_registered_model_tag(name, key, recorded(move))
+
+
+def recorded(move: dict[str, str | None]) -> str:
+    """Return a move as its history tag's JSON, its reason cut so the whole fits ``TAG_LIMIT``."""
+    reason = str(move["reason"])
+    text = json.dumps(move, ensure_ascii=False)
+    while len(text) > TAG_LIMIT and reason:
+        # an escaped character takes up to 6 characters of JSON: cut at least a sixth of the excess
+        reason = fitted(reason, max(len(reason) - max((len(text) - TAG_LIMIT) // 6, 1), 0))
+        text = json.dumps({**move, "reason": reason}, ensure_ascii=False)
+    return text
 
 
 def make_champion(name: str, version: str, reason: str = "passed the gate") -> None:
@@ -313,7 +423,7 @@ def promote(name: str, version: str, reason: str) -> None:
     set_tags(
         name,
         version,
-        {"promoted_by": lineage.actor(), "promoted_at": lineage.now(), "promoted_reason": reason},
+        {"promoted_by": lineage.actor(), "promoted_at": lineage.now(), "promoted_reason": fitted(reason)},
     )
 
 
@@ -333,7 +443,7 @@ def rollback(name: str, reason: str) -> tuple[str, str]:
             )
         move_alias(name, earlier[-1], "rollback", reason)
     stamp = {"rolled_back_by": lineage.actor(), "rolled_back_at": lineage.now()}
-    set_tags(name, str(current.version), {**stamp, "rolled_back_reason": reason})
+    set_tags(name, str(current.version), {**stamp, "rolled_back_reason": fitted(reason)})
     set_tags(
         name, earlier[-1], {"restored_by": stamp["rolled_back_by"], "restored_at": stamp["rolled_back_at"]}
     )
@@ -341,16 +451,16 @@ def rollback(name: str, reason: str) -> tuple[str, str]:
 
 
 def find_version(name: str, version: str | None, alias: str) -> ModelVersion:
-    """Return ``version`` of the registered model, or the version holding ``alias``."""
-    from mlflow.exceptions import MlflowException
-
+    """Return ``version`` of the registered model, or the version holding ``alias``, or raise naming
+    the fix."""
     if version is not None:
         return get_version(name, version)
-    try:
-        return client().get_model_version_by_alias(name, alias)
-    except MlflowException:
-        if alias == CHAMPION:
-            raise MlopsError(
-                f"model '{name}' has no champion; train it first (mlops train {name}) or pass --version"
-            ) from None
-        raise MlopsError(f"model '{name}' has no version with alias '{alias}'; pass --version") from None
+    with answering(f"cannot read the {alias} of '{name}'"):
+        found = holder(name, alias)
+    if found is not None:
+        return found
+    if alias == CHAMPION:
+        raise MlopsError(
+            f"model '{name}' has no champion; train it first (mlops train {name}) or pass --version"
+        )
+    raise MlopsError(f"model '{name}' has no version with alias '{alias}'; pass --version")

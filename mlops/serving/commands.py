@@ -54,7 +54,7 @@ def deploy(
         if online == batch:
             raise MlopsError(f"pass --online or --batch, e.g. mlops deploy {name} --online --target azure")
         if alias:
-            raise MlopsError("Azure ML deploys a version (--version N) or the latest one, not an alias")
+            raise MlopsError("Azure ML deploys a version (--version N) or the champion, not an alias")
         options = {"deployment": deployment, "version": version, "traffic": traffic}
         deploy_to_azure(name, environment, "online" if online else "batch", options, dry_run)
         return
@@ -104,17 +104,9 @@ def deploy_to_azure(name: str, env: str, kind: str, options: dict, dry_run: bool
 
 def by_alias(name: str, alias: str):
     """Return the version of ``name`` holding ``alias``, or raise naming the fix."""
-    from mlflow.exceptions import MlflowException
-
     from mlops import registry
 
-    try:
-        return registry.client().get_model_version_by_alias(name, alias)
-    except MlflowException:
-        raise MlopsError(
-            f"model '{name}' has no version with alias '{alias}'; train it (mlops train {name}) "
-            "or pass --version"
-        ) from None
+    return registry.find_version(name, None, alias)  # the alias, or its tag where the store has none
 
 
 def endpoint_rows() -> list[dict]:
