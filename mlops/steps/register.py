@@ -33,6 +33,9 @@ MODEL_ARTIFACT_PATH = "model"
 EVALUATION_ARTIFACT_PATH = "evaluation"
 EVALUATION_FILE = "evaluation.json"
 COMPARISON_FILE = "comparison.html"
+CONFIG_FILE = (
+    "config.yaml"  # the whole resolved config, logged with the run; the version's config tag names it
+)
 MIN_TEST_ROWS = 50  # evaluation.min_test_rows: fewer compared rows than this leave the gate undecided
 
 
@@ -132,23 +135,29 @@ def rows_note(evaluation: Evaluation) -> str:
     return ""
 
 
-def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str]) -> dict[str, str]:
-    """Return the tags that say what produced a version: code, data, config."""
+def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str], run_id: str) -> dict[str, str]:
+    """Return the tags that say what produced a version: code, data, config. The whole resolved config
+    (5,360 characters for taxi-fare) is the run's ``config.yaml``, which the ``config`` tag names, with
+    its sha256 beside it: every tag stays within ``registry.TAG_LIMIT``."""
+    import hashlib
+
     from omegaconf import OmegaConf
 
-    from mlops import catalog, lineage
+    from mlops import catalog, lineage, registry
 
     commit, dirty = lineage.git_commit(catalog.model_dir(cfg.name))
+    config = OmegaConf.to_yaml(cfg, resolve=True)
     return {
         "git_commit": commit,
         "git_dirty": str(dirty).lower(),
-        "data_source": split.info["source"],
+        "data_source": registry.fitted(str(split.info["source"])),
         "data_fingerprint": split.info["data_fingerprint"],
         "split_seed": str(split.info["seed"]),
         "test_rows": str(split.info["test_rows"]),
         "env": str(OmegaConf.select(cfg, "env.name", default="")),
-        "overrides": " ".join(overrides),
-        "config": OmegaConf.to_yaml(cfg, resolve=True),
+        "overrides": registry.fitted(" ".join(overrides)),
+        "config": f"runs:/{run_id}/{CONFIG_FILE}",
+        "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
     }
 
 
@@ -219,6 +228,7 @@ def run(
     registry calls on the local store and on any tracking server, none of MLflow 3's logged-models
     routes, which Azure ML's tracking server does not have."""
     import mlflow
+    from omegaconf import OmegaConf
 
     from mlops import cost, digests, overlap, registry
     from mlops.features import feature_columns
@@ -237,6 +247,7 @@ def run(
         _, footprint = cost.loaded(folder, cfg.serialization.trusted_types, cfg.name)
         files = digests.tag(folder)
         mlflow.log_artifacts(str(folder), artifact_path=MODEL_ARTIFACT_PATH)
+        mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_FILE)  # what the config tag names
     # a runs:/ source reads the same on every store: download_artifacts and Model.load resolve it, while
     # Model.load takes a local store's file:// artifact URI for a missing path
     source = f"runs:/{run.info.run_id}/{MODEL_ARTIFACT_PATH}"
@@ -251,11 +262,12 @@ def run(
         evaluation.cost["bounds"] = dict(cfg.evaluation.get("cost") or {})
         decision = decide(cfg, evaluation)
         tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
-        tags |= lineage_tags(cfg, split, overrides) | files | cost.tags(evaluation.cost["candidate"])
+        tags |= lineage_tags(cfg, split, overrides, run.info.run_id) | files
+        tags |= cost.tags(evaluation.cost["candidate"])
         tags |= {
             "compared_with_champion": evaluation.champion_version or "none",
             "gate": gate.TAGS[decision.verdict],
-            "gate_reason": decision.reason,
+            "gate_reason": registry.fitted(decision.reason),
         }
         version = registry.create_version(cfg.name, source, run.info.run_id, tags)
         if decision.promote:
