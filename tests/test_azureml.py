@@ -24,7 +24,7 @@ def rendered(tmp_path_factory) -> dict[tuple[str, str], tuple[Path, list[render.
     for name in MODELS:
         for env in ENVIRONMENTS:
             folder = tmp_path_factory.mktemp(f"{name}-{env}")
-            done[name, env] = folder, render.render(name, env, folder)
+            done[name, env] = folder, render.render(name, env, folder, version="3")
     return done
 
 
@@ -88,7 +88,7 @@ def test_the_pipeline_chains_the_steps_and_passes_overrides(rendered, tmp_path):
     assert pipeline["jobs"]["train"]["inputs"]["data"] == "${{parent.jobs.validate.outputs.output}}"
     assert pipeline["settings"]["default_compute"] == "azureml:cpu-cluster"
     assert "inputs" not in pipeline and "inputs" not in pipeline["jobs"]["prep"]
-    written = render.render("credit-default", "staging", tmp_path, ["estimator.max_depth=4"])
+    written = render.render("credit-default", "staging", tmp_path, ["estimator.max_depth=4"], version="3")
     assert validate.validate(tmp_path, written) == []
     pipeline = spec(tmp_path, "pipeline.yml")
     assert pipeline["inputs"] == {"overrides": "estimator.max_depth=4"}
@@ -137,7 +137,7 @@ def test_the_monitor_schedule_comes_from_the_monitoring_config(rendered):
     # the version's training rows, an MLTable asset (its version at submission), and no production data:
     # Azure reads what the deployment collected
     assert drift["reference_data"]["input_data"] == {
-        "path": "azureml:taxi-fare-training@latest",
+        "path": "azureml:taxi-fare-training:3",
         "type": "mltable",
     }
     assert "production_data" not in drift
@@ -248,7 +248,7 @@ def mutate(folder: Path, path: str, change) -> None:
     ],
 )
 def test_mistakes_name_the_file_and_field(tmp_path, path, change, message):
-    written = render.render("taxi-fare", "dev", tmp_path)
+    written = render.render("taxi-fare", "dev", tmp_path, version="3")
     mutate(tmp_path, path, change)
     problems = validate.validate(tmp_path, written)
     assert problems[0].startswith(message), problems
@@ -260,7 +260,7 @@ def test_mistakes_name_the_file_and_field(tmp_path, path, change, message):
 
 
 def test_the_monitor_schedule_error_is_unwrapped(tmp_path):
-    written = render.render("taxi-fare", "dev", tmp_path)
+    written = render.render("taxi-fare", "dev", tmp_path, version="3")
     mutate(tmp_path, "monitor.yml", lambda d: d["create_monitor"]["compute"].update(runtime_version="2.0"))
     (problem,) = validate.validate(tmp_path, written)
     assert problem.startswith("monitor.yml: ") and "NotImplementedError" not in problem
@@ -269,12 +269,16 @@ def test_the_monitor_schedule_error_is_unwrapped(tmp_path):
 
 def test_names_and_environments_are_checked_before_anything_is_written(tmp_path):
     with pytest.raises(MlopsError, match="unknown environment 'qa'; use one of dev, prod, staging"):
-        render.render("taxi-fare", "qa", tmp_path / "out")
+        render.render("taxi-fare", "qa", tmp_path / "out", version="3")
     with pytest.raises(
         MlopsError, match=r"endpoint name 't-.*-batch-way-too-long-suffix-x' breaks Azure's rule"
     ):
         render.render(
-            "taxi-fare", "dev", tmp_path / "out", ["env.azure.endpoint_suffix=way-too-long-suffix-x"]
+            "taxi-fare",
+            "dev",
+            tmp_path / "out",
+            ["env.azure.endpoint_suffix=way-too-long-suffix-x"],
+            version="3",
         )
     assert not (tmp_path / "out").exists()
 
@@ -293,8 +297,11 @@ def test_the_cli_validates_every_model(run_mlops):
 
 
 def test_the_cli_renders_for_az_ml(run_mlops, tmp_path):
-    result = run_mlops("azure", "render", "taxi-fare", "--env", "dev", "--out", str(tmp_path / "r"))
+    out = tmp_path / "r"
+    result = run_mlops("azure", "render", "taxi-fare", "--env", "dev", "--out", str(out), "--version", "4")
     assert result.returncode == 0, result.stderr
+    assert spec(out, "online-deployment-blue.yml")["model"] == "azureml:taxi-fare:4"
+    assert spec(out, "batch-deployment.yml")["model"] == "azureml:taxi-fare:4"
     assert (tmp_path / "r" / "pipeline.yml").is_file() and (tmp_path / "r" / "monitor.yml").is_file()
     bad = run_mlops("azure", "validate", "taxi-fare", "--env", "qa")
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown environment 'qa'")
@@ -340,5 +347,5 @@ def test_rendering_refuses_a_conda_file_that_lists_other_packages(monkeypatch, t
     required = [*lock.model_requirements("taxi-fare"), "xgboost>=2"]
     monkeypatch.setattr(lock, "model_requirements", lambda name: required)
     with pytest.raises(MlopsError, match=r"requirements.txt differ \(xgboost>=2\); keep them equal"):
-        render.render("taxi-fare", "dev", tmp_path / "out")
+        render.render("taxi-fare", "dev", tmp_path / "out", version="3")
     assert not (tmp_path / "out").exists()

@@ -53,7 +53,7 @@ def store(trained_state, use_state) -> Path:
 def rendered(tmp_path_factory) -> Path:
     """taxi-fare's definitions as ``mlops azure render`` writes them for dev."""
     folder = tmp_path_factory.mktemp("rendered")
-    render.render("taxi-fare", "dev", folder)
+    render.render("taxi-fare", "dev", folder, version="3")
     return folder
 
 

@@ -23,13 +23,13 @@ EMAILS = ["mlops@example.com"]
 def rendered(tmp_path_factory) -> Path:
     """taxi-fare's definitions for dev, with alert emails as every sample has them."""
     folder = tmp_path_factory.mktemp("taxi-fare")
-    render.render("taxi-fare", "dev", folder, [f"env.azure.monitor.emails={EMAILS}"])
+    render.render("taxi-fare", "dev", folder, [f"env.azure.monitor.emails={EMAILS}"], version="3")
     return folder
 
 
 @pytest.mark.parametrize("emails", [[], EMAILS])
 def test_every_signal_alerts_exactly_when_someone_is_mailed(tmp_path, emails):
-    render.render("taxi-fare", "dev", tmp_path, [f"env.azure.monitor.emails={emails}"])
+    render.render("taxi-fare", "dev", tmp_path, [f"env.azure.monitor.emails={emails}"], version="3")
     for definition in ("monitor.yml", "monitor-byo.yml"):
         monitor = validate.load(tmp_path / definition, render.SCHEDULE).create_monitor  # azure-ai-ml's loader
         assert {signal.alert_enabled for signal in monitor.monitoring_signals.values()} == {bool(emails)}

@@ -58,7 +58,7 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
     found = {}
     for name in MODELS:
         folder = tmp_path_factory.mktemp(f"rendered-{name}")
-        render.render(name, "dev", folder)
+        render.render(name, "dev", folder, version="3")
         found[name] = folder
     return found
 

@@ -33,7 +33,7 @@ OPTION = re.compile(r"(--\S+)\s+(\S+)")
 def rendered(tmp_path_factory) -> Path:
     """taxi-fare's definitions for dev, with alert emails as the monitoring samples have them."""
     folder = tmp_path_factory.mktemp("taxi-fare")
-    render.render("taxi-fare", "dev", folder, [f"env.azure.monitor.emails={EMAILS}"])
+    render.render("taxi-fare", "dev", folder, [f"env.azure.monitor.emails={EMAILS}"], version="3")
     return folder
 
 

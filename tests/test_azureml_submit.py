@@ -232,9 +232,23 @@ def test_prod_deploys_a_version_from_the_registry(model_folder):
     assert deployment.instance_count == 2
 
 
+@pytest.mark.parametrize("kind", ["online", "batch"])
+def test_prod_without_a_version_names_the_fix_instead_of_the_latest(kind):
+    plans = {
+        "online": lambda folder: submit.online_plan("taxi-fare", "prod", folder, "blue", None, {}),
+        "batch": lambda folder: submit.batch_plan("taxi-fare", "prod", folder, "blue", None),
+    }
+    client = Recorder()
+    with pytest.raises(
+        MlopsError, match=r"prod deploys versions shared into registry mlr-mlops; pass --version N"
+    ):
+        submitted(plans[kind], client)
+    assert client.calls == []
+
+
 def test_batch_deploy_carries_the_models_batch_settings(model_folder):
     client = submitted(
-        lambda folder: submit.batch_plan("taxi-fare", "dev", folder, "blue", None),
+        lambda folder: submit.batch_plan("taxi-fare", "dev", folder, "blue", "4"),
         Recorder(model=model_folder),
     )
     assert sent(client) == [  # the batch cluster is infrastructure: a submission never writes it
@@ -244,8 +258,9 @@ def test_batch_deploy_carries_the_models_batch_settings(model_folder):
         "batch_endpoints.begin_create_or_update",
         "batch_deployments.begin_create_or_update",
     ]
-    assert client.calls[0][2] == {"name": "taxi-fare", "label": "latest"}  # what the deployment serves
+    assert client.calls[0][2] == {"name": "taxi-fare", "version": "4"}  # what the deployment serves
     deployment = client.calls[-1][1][0]
+    assert deployment.model == "taxi-fare:4"
     assert deployment.compute == "batch-cluster"
     assert deployment.settings.max_concurrency_per_instance == 2
     assert deployment.settings.retry_settings.max_retries == 3
@@ -304,7 +319,7 @@ def test_monitor_creates_the_reference_data_of_the_served_version_before_the_sch
     assert (data.name, data.version, data.type) == ("taxi-fare-training", "1", "mltable")
     uploaded = client.uploaded["taxi-fare-training"]
     assert uploaded == {
-        "MLTable": reference.mltable(baseline.SAMPLE_FILE).encode(),
+        "MLTable": reference.mltable(baseline.SAMPLE_FILE, drop=(baseline.PREDICTION,)).encode(),
         baseline.SAMPLE_FILE: (model_folder / baseline.ARTIFACT_PATH / baseline.SAMPLE_FILE).read_bytes(),
     }
     table = MLTableMetadata._load(yaml.safe_load(uploaded["MLTable"]), Path("MLTable"))  # as the SDK reads it
@@ -363,31 +378,42 @@ def test_a_version_without_a_baseline_is_refused(tmp_path):
     assert "data.create_or_update" not in sent(client)
 
 
-@pytest.mark.parametrize(
-    ("version", "path"), [("3", "taxi-fare-training:3"), (None, "taxi-fare-training@latest")]
-)
-def test_a_monitor_dry_run_names_the_reference_version_it_knows(version, path):
+def test_a_monitor_dry_run_names_the_reference_version_it_is_given():
     lines: list[str] = []
     plan = submit.run(
-        lambda folder: submit.monitor_plan("taxi-fare", "dev", folder, False, version), True, lines.append
+        lambda folder: submit.monitor_plan("taxi-fare", "dev", folder, False, "3"), True, lines.append
     )
     assert lines == [
         "taxi-fare: would data.create_or_update Data taxi-fare-training",
         "taxi-fare: would schedules.create_or_update MonitorSchedule taxi-fare-monitor",
     ]
     data, schedule = (entity for _, entity in plan.steps)
-    assert (data.name, data.version, data.type) == ("taxi-fare-training", version, "mltable")
+    assert (data.name, data.version, data.type) == ("taxi-fare-training", "3", "mltable")
     signals = schedule.create_monitor.monitoring_signals
-    assert {signal.reference_data.input_data.path for signal in signals.values()} == {path}
+    assert {signal.reference_data.input_data.path for signal in signals.values()} == {"taxi-fare-training:3"}
 
 
-def test_the_monitor_dry_run_says_when_the_reference_version_is_decided(run_mlops):
-    result = run_mlops("monitor", "taxi-fare", "--target", "azure", "--dry-run", "--own-data")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == (
-        "taxi-fare: the version of taxi-fare-training is decided at submission: the one the online endpoint "
-        "of dev serves (the schedule names taxi-fare-training@latest here; --version picks one)"
-    )
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("monitor", "taxi-fare", "--target", "azure", "--dry-run", "--own-data"),
+        ("deploy", "taxi-fare", "--batch", "--target", "azure", "--dry-run"),
+        ("azure", "render", "taxi-fare", "--env", "dev", "--out", "{out}"),
+    ],
+)
+def test_without_a_version_or_the_workspace_registry_the_cli_names_the_fix(
+    run_mlops, monkeypatch, tmp_path, command
+):
+    """The champion is the workspace's: the local store's champion would name another version."""
+    import importlib.util
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = run_mlops(*(part.format(out=tmp_path / "rendered") for part in command))
+    assert not (tmp_path / "rendered").exists()
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.rstrip().endswith("pass --version N")
+    if importlib.util.find_spec("azureml.mlflow") is None:
+        assert "needs azureml-mlflow (pip install azureml-mlflow)" in result.stderr
 
 
 def test_a_dry_run_sends_nothing():

@@ -22,14 +22,17 @@ def azure() -> None:
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @click.option("--env", "env", default="dev", show_default=True, help="Environment: dev, staging or prod.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
-def render_command(name: str, overrides: tuple[str, ...], env: str, out: Path) -> None:
+@click.option("--version", help="Version the deployments and monitor name [default: the champion].")
+def render_command(name: str, overrides: tuple[str, ...], env: str, out: Path, version: str | None) -> None:
     """Write NAME's Azure ML definitions for one environment into --out, ready for az ml ... -f.
 
+    The deployments and the monitor name --version, else the number of NAME's champion in the
+    environment's workspace (read through MLFLOW_TRACKING_URI, else the workspace's own tracking URI).
     OVERRIDES are Hydra overrides of the model's config, e.g. env.azure.endpoint_suffix=eu1.
     """
     from mlops.azureml import render
 
-    written = render.render(name, env, out, overrides)
+    written = render.render(name, env, out, overrides, version=version)
     click.echo(f"{name} ({env}): wrote {len(written)} definitions to {out}")
     for item in written:
         click.echo(f"  {item.kind:<18} {item.path}")
@@ -58,7 +61,9 @@ def validate_command(
         for env in envs or render.environments():
             with tempfile.TemporaryDirectory(prefix="mlops-azure-") as folder:
                 try:
-                    written = render.render(model, env, Path(folder), overrides)
+                    written = render.render(
+                        model, env, Path(folder), overrides, version=render.PLACEHOLDER_VERSION
+                    )
                 except MlopsError as error:
                     if not all_models:
                         raise

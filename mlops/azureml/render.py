@@ -56,6 +56,9 @@ VCPUS = {
     **{f"standard_e{n}s_v3": n for n in (2, 4, 8, 16, 32, 48, 64)},
     **{f"standard_d{n}as_v4": n for n in (2, 4, 8, 16, 32, 48, 64, 96)},
 }
+# the version definitions name when they deploy nothing (validation; the training submission, which
+# sends only the pipeline): any number loads and validates the same
+PLACEHOLDER_VERSION = "1"
 DRIFT_SIGNALS = {
     "data_drift": "model_inputs",
     "prediction_drift": "model_outputs",
@@ -216,20 +219,20 @@ def online_settings(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def model_reference(cfg: DictConfig, version: str | None) -> str:
-    """Return how a deployment names its model: a version (default the latest) in the workspace, or in
-    the Azure ML registry where ``env.azure.models_from_registry`` says versions are promoted to."""
+def model_reference(cfg: DictConfig, version: str) -> str:
+    """Return how a deployment names its model: version ``version`` in the workspace, or in the Azure
+    ML registry where ``env.azure.models_from_registry`` says versions are promoted to. Always a
+    number: a label such as ``@latest`` would serve the last registered version, even a rejected one."""
     if cfg.env.azure.models_from_registry:
-        where = f"versions/{version}" if version else "labels/latest"
-        return f"azureml://registries/{cfg.env.azure.registry}/models/{cfg.name}/{where}"
-    return f"azureml:{cfg.name}:{version}" if version else f"azureml:{cfg.name}@latest"
+        return f"azureml://registries/{cfg.env.azure.registry}/models/{cfg.name}/versions/{version}"
+    return f"azureml:{cfg.name}:{version}"
 
 
 def context(
     cfg: DictConfig,
     deployment: str,
     traffic: dict[str, int],
-    version: str | None,
+    version: str,
     overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Return what the templates are rendered with."""
@@ -256,7 +259,7 @@ def context(
         "window": str(cfg.monitoring.window),
         "timestamp_column": str(cfg.monitoring.timestamp_column),
         "production": production_data(cfg),
-        "reference_data": f"azureml:{named['training_data']}" + (f":{version}" if version else "@latest"),
+        "reference_data": f"azureml:{named['training_data']}:{version}",
     }
 
 
@@ -328,19 +331,24 @@ def render(
     version: str | None = None,
 ) -> list[Rendered]:
     """Write every definition of ``name`` in ``env`` into ``out`` (rendered in full before any file
-    is written; other files in ``out`` are left alone); return them."""
-    return write(compose(name, env, overrides), out, overrides, deployment, traffic, version)
+    is written; other files in ``out`` are left alone); return them. The deployments and the monitor
+    name ``version``, else the model's champion in the environment (``mlops.azureml.champion``)."""
+    from mlops.azureml import champion
+
+    cfg = compose(name, env, overrides)
+    return write(cfg, out, champion.version(cfg, version), overrides, deployment, traffic)
 
 
 def write(
     cfg: DictConfig,
     out: Path,
+    version: str,
     overrides: Sequence[str] = (),
     deployment: str | None = None,
     traffic: dict[str, int] | None = None,
-    version: str | None = None,
 ) -> list[Rendered]:
-    """Write every definition of a composed model config into ``out``; return them."""
+    """Write every definition of a composed model config, its deployments and monitor naming
+    ``version``, into ``out``; return them."""
     values = context(
         cfg, deployment or str(cfg.deployment.online.deployment), traffic or {}, version, overrides
     )

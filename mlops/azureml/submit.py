@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops import gate
-from mlops.azureml import render, validate
+from mlops.azureml import champion, render, validate
 from mlops.errors import MlopsError
 
 if TYPE_CHECKING:
@@ -84,13 +84,13 @@ class Loaded(dict):
 
 
 def rendered(
-    name: str, env: str, folder: Path, overrides: Sequence[str] = (), **options: Any
+    name: str, env: str, folder: Path, version: str, overrides: Sequence[str] = (), **options: Any
 ) -> tuple[DictConfig, Loaded]:
-    """Render and validate the model's definitions into ``folder``; refuse any problem, naming it;
-    return the config and each definition freshly loaded, by path (validation's copies built REST
-    payloads, which consumes parts of some entities)."""
+    """Render and validate the model's definitions, naming ``version``, into ``folder``; refuse any
+    problem, naming it; return the config and each definition freshly loaded, by path (validation's
+    copies built REST payloads, which consumes parts of some entities)."""
     cfg = render.compose(name, env, overrides)
-    written = render.write(cfg, folder, overrides, **options)
+    written = render.write(cfg, folder, version, overrides, **options)
     problems = validate.validate(folder, written)
     if problems:
         raise MlopsError(f"{name} ({env}): the definitions do not validate: " + "; ".join(problems[:3]))
@@ -101,7 +101,7 @@ def training_plan(name: str, env: str, folder: Path, overrides: Sequence[str] = 
     """Return what ``mlops train --target azure`` sends: the environment and the pipeline job, whose
     ``overrides`` input carries the Hydra overrides to every step. The cluster is infrastructure
     (infrastructure/ creates it); ``az ml compute create -f compute/training.yml`` does without."""
-    cfg, entities = rendered(name, env, folder, overrides)
+    cfg, entities = rendered(name, env, folder, render.PLACEHOLDER_VERSION, overrides)
     return Plan(
         cfg,
         [
@@ -122,9 +122,10 @@ def online_plan(
 ) -> Plan:
     """Return what ``mlops deploy --online --target azure`` sends: the environment, the endpoint
     without traffic (a new endpoint has no deployment to send it to yet), the deployment, then the
-    endpoint with its traffic; first the version's files are checked (see ``checked_files``)."""
-    options = {"deployment": deployment, "traffic": traffic, "version": version}
-    cfg, entities = rendered(name, env, folder, **options)
+    endpoint with its traffic; first the version's files are checked (see ``checked_files``). Without
+    ``version``, the champion's number (``mlops.azureml.champion``)."""
+    version = champion.version(render.compose(name, env), version)
+    cfg, entities = rendered(name, env, folder, version, deployment=deployment, traffic=traffic)
     routed = entities["online-endpoint.yml"]
     created = validate.load(folder / "online-endpoint.yml", render.ONLINE_ENDPOINT)
     created.traffic = {}
@@ -145,8 +146,9 @@ def batch_plan(
 ) -> Plan:
     """Return what ``mlops deploy --batch --target azure`` sends: environment, batch endpoint and model
     batch deployment (on the batch cluster the infrastructure creates); first the version's files are
-    checked (see ``checked_files``)."""
-    cfg, entities = rendered(name, env, folder, deployment=deployment, version=version)
+    checked (see ``checked_files``). Without ``version``, the champion's number."""
+    version = champion.version(render.compose(name, env), version)
+    cfg, entities = rendered(name, env, folder, version, deployment=deployment)
     return Plan(
         cfg,
         [
@@ -172,8 +174,8 @@ def monitor_plan(
     with own data (``byo``) the production folder asset and the Spark preprocessing component, then
     the monitor schedule, whose signals name that reference version. The version is ``version``, else
     the one the online endpoint serves (whose deployment the collected-data schedule then monitors).
-    Without ``client`` (a dry run) nothing is looked up or downloaded: the schedule names version
-    ``version``, or the asset's latest when none is given."""
+    Without ``client`` (a dry run) nothing is downloaded and nothing asked of the endpoint: the
+    schedule names ``version``, else the champion's number (``mlops.azureml.champion``)."""
     from mlops.azureml import reference
 
     cfg = render.compose(name, env)
@@ -186,7 +188,8 @@ def monitor_plan(
                 _, deployment, version = served(cfg, client)
             model_folder = fetch(cfg, version, Path(downloaded), client, registry_client)
             reference.write_table(model_folder, table, name, version)
-    cfg, entities = rendered(name, env, folder / "definitions", deployment=deployment, version=version)
+    version = champion.version(cfg, version)
+    cfg, entities = rendered(name, env, folder / "definitions", version, deployment=deployment)
     steps = [("data.create_or_update", reference.data_asset(table, asset, name, version))]
     if byo:
         steps += [
@@ -329,18 +332,14 @@ def served(cfg: DictConfig, client: Any) -> tuple[str, str, str]:
     return endpoint, deployment, found.group(1)
 
 
-def checked_files(cfg: DictConfig, version: str | None, client: Any, registry_client: Any = None) -> None:
-    """Download ``version`` of the model (default the latest) from where the environment deploys it
-    from and raise naming the file when its files differ from the digests registered on it."""
+def checked_files(cfg: DictConfig, version: str, client: Any, registry_client: Any = None) -> None:
+    """Download ``version`` of the model from where the environment deploys it from and raise naming
+    the file when its files differ from the digests registered on it."""
     from mlops import digests
 
     from_registry = bool(cfg.env.azure.models_from_registry)
     models = (registry_client or workspace_client(cfg, registry=True)) if from_registry else client
-    found = (
-        models.models.get(name=cfg.name, version=str(version))
-        if version
-        else models.models.get(name=cfg.name, label="latest")
-    )
+    found = models.models.get(name=cfg.name, version=str(version))
     with tempfile.TemporaryDirectory() as temporary:
         folder = fetch(cfg, str(found.version), Path(temporary), client, models)
         where = f"version {found.version} of '{cfg.name}' in {cfg.env.name}"

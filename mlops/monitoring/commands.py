@@ -125,10 +125,11 @@ def monitor(
             client,
         )
         if dry_run and version is None:
-            reference = plan.steps[0][1].name
+            reference = plan.steps[0][1]
             click.echo(
-                f"{name}: the version of {reference} is decided at submission: the one the online endpoint "
-                f"of {environment} serves (the schedule names {reference}@latest here; --version picks one)"
+                f"{name}: the version of {reference.name} is decided at submission: the one the online "
+                f"endpoint of {environment} serves (the schedule names the champion, {reference.version}, "
+                "here; --version picks one)"
             )
         return
 
