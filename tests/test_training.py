@@ -39,7 +39,14 @@ def test_first_version_becomes_champion_with_metrics_lineage_signature_and_examp
     assert len(tags["data_fingerprint"]) == 64
     assert tags["split_seed"] == "42"
     assert tags["env"] == "dev"
-    assert yaml.safe_load(tags["config"])["estimator"]["n_estimators"] == 20
+    # the config tag names the run's logged config.yaml, whose sha256 is beside it
+    import hashlib
+
+    import mlflow
+
+    config = Path(mlflow.artifacts.download_artifacts(tags["config"])).read_text()
+    assert hashlib.sha256(config.encode()).hexdigest() == tags["config_sha256"]
+    assert yaml.safe_load(config)["estimator"]["n_estimators"] == 20
     assert tags["overrides"] == " ".join(FAST)
     assert any((project.state_dir() / "artifacts" / "credit-default").rglob("model.skops"))
 
