@@ -233,20 +233,17 @@ def last_monitor(tags: dict[str, str]) -> dict[str, Any] | str:
 
 
 def write(card: dict[str, Any], folder: Path) -> list[Path]:
-    """Write ``card`` as ``card.json``, ``card.md`` and ``card.html`` into ``folder`` (each whole or not
-    at all); return the paths."""
-    from mlops import page as page_files
+    """Write ``card`` as ``card.json``, ``card.md`` and ``card.html`` into ``folder``, all three or none;
+    return the paths."""
+    from mlops import atomic
 
-    folder.mkdir(parents=True, exist_ok=True)
     parts = sections(card)
     written = {
         "card.json": json.dumps(card, indent=2),
         "card.md": markdown(card, parts),
         "card.html": page(card, parts),
     }
-    for file, content in written.items():
-        page_files.write(folder / file, content)
-    return [folder / file for file in written]
+    return atomic.write_all(folder, written)
 
 
 Table = tuple[list[str], list[list[Any]]]  # header, rows

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from mlops import page
+from mlops import atomic, page
 from mlops.metrics import finite
 from mlops.svg import Chart, Dot, Frame, Line, Polyline, Text, ticks
 
@@ -140,8 +140,7 @@ def render(
 def write(path: Path, *arguments: Any, **named: Any) -> Path:
     """Write the comparison page of ``render``'s arguments (name, version, task, primary_metric,
     evaluation, decision, curves) to ``path`` in UTF-8, atomically; return ``path``."""
-    page.write(path, render(*arguments, **named))
-    return path
+    return atomic.write(path, render(*arguments, **named))
 
 
 def verdict(decision: Mapping[str, Any]) -> dict[str, str]:

@@ -1,16 +1,13 @@
 """Self-contained HTML report pages (the monitoring report, the comparison report): the Jinja2
-template they render with, the numbers they print, and their atomic write."""
+template they render with and the numbers they print (``mlops.atomic`` writes them)."""
 
 from __future__ import annotations
 
 import math
-import os
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import jinja2
 
 
@@ -31,18 +28,6 @@ def template(package: str, name: str) -> jinja2.Template:
     environment.filters["thousands"] = thousands
     environment.filters["svg"] = svg.markup
     return environment.get_template(name)
-
-
-def write(path: Path, page: str) -> None:
-    """Write ``page`` to ``path`` in UTF-8 through a temporary file that replaces it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(page, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def thousands(count: Any) -> str:

@@ -203,15 +203,6 @@ def test_missing_values_read_n_a():
     assert "nan" not in page.lower().replace("n/a", "")
 
 
-def test_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
-    path = tmp_path / "reports" / "taxi-fare.html"
-    report.write(path, summary(), histograms())
-    path.write_text("old")
-    report.write(path, summary(), histograms())
-    assert path.read_text(encoding="utf-8") == report.render(summary(), histograms())
-    assert [child.name for child in path.parent.iterdir()] == ["taxi-fare.html"]
-
-
 def test_numbers_are_compact():
     assert [report.compact(edge) for edge in (0.0, 1234.5, 12345.6, -2.5e6, 3e-7)] == [
         "0",

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops import atomic
 from mlops.azureml import lock
 from mlops.errors import MlopsError
 
@@ -348,16 +347,10 @@ def write(
     traffic: dict[str, int] | None = None,
 ) -> list[Rendered]:
     """Write every definition of a composed model config, its deployments and monitor naming
-    ``version``, into ``out``; return them."""
+    ``version``, into ``out``, all or none; return them."""
     values = context(
         cfg, deployment or str(cfg.deployment.online.deployment), traffic or {}, version, overrides
     )
     written = files(cfg, values)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as staging:
-        for relative, (_, text) in written.items():
-            target = Path(staging) / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-        shutil.copytree(staging, out, dirs_exist_ok=True)
+    atomic.write_all(out, {relative: text for relative, (_, text) in written.items()})
     return [Rendered(path, kind) for path, (kind, _) in written.items() if kind != CONDA]

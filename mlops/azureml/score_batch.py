@@ -45,6 +45,7 @@ from contextlib import nullcontext  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from typing import IO, Any  # noqa: E402
 
+from mlops import atomic  # noqa: E402
 from mlops.batch import OUTPUT_ACTIONS, job, reading  # noqa: E402
 from mlops.errors import MlopsError, first_line  # noqa: E402
 from mlops.scoring.model import single_threaded  # noqa: E402
@@ -127,8 +128,7 @@ def score_file(file: Path) -> FileSummary:
         digest = hashlib.sha1(summary.file.encode()).hexdigest()[:8]
         place = place.with_name(f"{file.name}.{digest}.json")
     summary.seconds = round(time.perf_counter() - started, 3)
-    with job.atomic_file(place) as handle:
-        handle.write(json.dumps(asdict(summary), indent=2).encode())
+    atomic.write(place, json.dumps(asdict(summary), indent=2))
     log(summary)
     return summary
 
@@ -159,7 +159,7 @@ def score_into(file: Path, summary: FileSummary) -> None:
     try:
         if file.suffix.lower() not in reading.SUFFIXES:
             raise MlopsError(f"{file.name} is neither CSV nor Parquet")
-        with job.atomic_file(target) if target else nullcontext() as handle:
+        with atomic.replacing(target) if target else nullcontext() as handle:
             stream(file, tally, handle)
     except MlopsError as problem:
         summary.failed = str(problem)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from mlops import atomic
 from mlops.batch import OUTPUT_ACTIONS
 from mlops.batch.reading import (
     MiniBatch,
@@ -226,19 +226,6 @@ def with_retries(
     return None, f"{failure} ({plural(max_retries + 1, 'attempt')})"
 
 
-@contextmanager
-def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """Yield a file that replaces ``path`` when the block succeeds and vanishes when it fails."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            yield handle
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def csv_line(values: list[str]) -> bytes:
     """Return one CSV line."""
     text = io.StringIO()
@@ -347,22 +334,21 @@ def score(
     types = input_types(model_version.source, feature_columns(cfg), described)
     pipeline = registry.load(model_version, cfg.serialization.trusted_types)
     output.mkdir(parents=True, exist_ok=True)
-    with atomic_file(target) if target else nullcontext() as handle:
+    with atomic.replacing(target) if target else nullcontext() as handle:  # with summary.json or not at all
         tally = run(name, pipeline, files, types, settings, handle)
-    summary = BatchSummary(
-        model=name,
-        version=str(model_version.version),
-        files=[str(file) for file in files],
-        rows=tally.rows,
-        scored=tally.scored,
-        errors=tally.errors,
-        first_errors=tally.first_errors,
-        predictions=str(target) if target else None,
-        settings=asdict(settings),
-        seconds=round(time.perf_counter() - started, 3),
-    )
-    with atomic_file(output / "summary.json") as handle:
-        handle.write(json.dumps(asdict(summary), indent=2).encode())
+        summary = BatchSummary(
+            model=name,
+            version=str(model_version.version),
+            files=[str(file) for file in files],
+            rows=tally.rows,
+            scored=tally.scored,
+            errors=tally.errors,
+            first_errors=tally.first_errors,
+            predictions=str(target) if target else None,
+            settings=asdict(settings),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        atomic.write(output / "summary.json", json.dumps(asdict(summary), indent=2))
     echo(
         f"{name}: scored {plural(summary.scored, 'row')} from {plural(len(files), 'file')} with version "
         f"{summary.version} -> {target or output / 'summary.json'} ({plural(summary.errors, 'error')})"

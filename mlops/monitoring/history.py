@@ -299,10 +299,10 @@ def quiet(windows: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def write(path: Path, name: str, windows: list[dict[str, Any]]) -> Path:
     """Write the history page of model ``name``'s ``windows`` to ``path``, atomically; return it."""
-    from mlops import page
+    from mlops import atomic, page
 
     template = page.template("mlops.monitoring", "history.html.j2")
-    page.write(
+    atomic.write(
         path, template.render(name=name, windows=windows, counts=counts(windows), figures=figures(windows))
     )
     return path

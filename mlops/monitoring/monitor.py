@@ -362,12 +362,12 @@ def write_outputs(
     folder: Path, summary: dict[str, Any], result: Result, earlier: list[dict[str, Any]] | None = None
 ) -> None:
     """Write ``summary.json`` and ``report.html`` (with the history of the ``earlier`` windows) into
-    ``folder``."""
+    ``folder``, both or neither."""
+    from mlops import atomic
     from mlops.monitoring import report
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
-    report.write(folder / REPORT_FILE, summary, result.histograms, earlier)
+    page = report.render(summary, result.histograms, earlier)
+    atomic.write_all(folder, {SUMMARY_FILE: json.dumps(summary, indent=2), REPORT_FILE: page})
 
 
 def run(

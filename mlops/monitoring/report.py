@@ -15,8 +15,6 @@ from mlops.page import number
 from mlops.svg import Bar, Chart, Line, Text, ceiling, compact, percent
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from mlops.monitoring.metrics import Histogram
 
 TEMPLATE = "report.html.j2"
@@ -74,13 +72,6 @@ def render(summary: dict, histograms: dict[str, Histogram], earlier: list[dict] 
         figures=history.figures(windows),
         counts=history.counts(windows),
     )
-
-
-def write(
-    path: Path, summary: dict, histograms: dict[str, Histogram], earlier: list[dict] | None = None
-) -> None:
-    """Write the report page to ``path`` in UTF-8 through a temporary file that replaces it atomically."""
-    page.write(path, render(summary, histograms, earlier))
 
 
 def threshold_text(metric: str, threshold: float | None) -> str:
