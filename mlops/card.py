@@ -293,7 +293,7 @@ def sections(card: dict[str, Any]) -> list[tuple[str, Table | str]]:
     theirs = theirs if isinstance(theirs, dict) else {}
     cost = [
         [
-            key.rsplit("_", 1)[0].replace("_", " "),
+            costs.LABELS.get(key, key),
             costs.formatted(key, value),
             costs.formatted(key, theirs.get(key)),
         ]

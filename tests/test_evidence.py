@@ -3,6 +3,7 @@ report, the model card, file digests checked by promote, deploy and batch, and t
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,7 @@ def test_the_card_fills_every_field_or_says_unknown_and_its_digests_are_the_file
         assert card["files"] == on_disk
         text = (tmp_path / "card" / "card.md").read_text()
         assert "# taxi-fare version 2" in text and "| model.skops | " in text and "tried by hand" in text
+        assert re.search(r"\| batch throughput \| [\d,]+ rows/s \|", text)  # the figure and its unit
         page = (tmp_path / "card" / "card.html").read_text()
         assert "<title>taxi-fare version 2: model card</title>" in page and "<script" not in page
         # the card written at registration is logged with the version's run
