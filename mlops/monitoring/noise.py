@@ -1,11 +1,16 @@
 """The sampling noise of the drift distances: how far a window of n rows drawn from the baseline itself
 lands from the baseline. A small window is far from its distribution by chance alone (100 taxi trips
-reach a normalized Wasserstein distance of 0.4 on a pickup longitude with a few far-out trips), so a
-raw breach of a distance counts toward an alert only when the window's value is beyond the
-``quantile`` of that distance over ``draws`` seeded samples of the window's row count drawn from the
-version's baseline rows. The draws are reduced exactly as ``mlops.monitoring.metrics`` reduces a
-window (the same bins, the same formulas) and computed once per column and row-count bucket: the
-largest power of √2 at or below the row count, a noise threshold at most 19% above the exact one."""
+reach a normalized Wasserstein distance of 0.27 on pickup_longitude in 1 of 100 samples of the
+training rows), so a raw breach of a distance counts toward an alert only when the window's value is
+beyond its noise threshold: the quantile of that distance over ``draws`` seeded samples of the
+window's row count drawn (with replacement) from the version's baseline rows. The quantile is the
+window's: with m thresholded distances in a window, each column's is ``quantile ** (1 / m)``, so a
+window drawn like the baseline counts a breach in at most ``1 - quantile`` of windows whatever the
+number of features. The draws are reduced exactly as ``mlops.monitoring.metrics`` reduces a window
+(the same bins and formulas) and drawn once per column and row-count bucket, the largest power of √2
+at or below the row count (a threshold at most 19% above the exact one); from ``MOST_ROWS`` rows on,
+the noise of ``MOST_ROWS`` rows stands in (larger, so it never counts a breach the exact one would
+not; it is already below Azure's default thresholds there)."""
 
 from __future__ import annotations
 
@@ -22,60 +27,72 @@ if TYPE_CHECKING:
 
 # the distances a noise threshold is drawn for (one draw gives all three)
 DISTANCES = ("jensen_shannon_distance", "normalized_wasserstein_distance", "population_stability_index")
-DRAWS_AT_ONCE = 100  # draws held in memory at a time (draws x distinct baseline values floats)
+DRAWS_AT_ONCE = 100  # draws held in memory at a time (draws x rows floats)
+MOST_ROWS = 4096  # the largest row-count bucket drawn: a draw costs its rows
 
 
 def bucket(rows: int) -> int:
     """Return the row-count bucket of a window of ``rows`` rows: the largest power of √2 at or below it,
-    rounded down (1, 2, 4, 5, 8, 11, 16, 22, 32, 45, 64, 90, 128, ...)."""
-    return max(1, int(2 ** (math.floor(2 * math.log2(max(rows, 1)) + 1e-9) / 2)))
+    rounded down (1, 2, 4, 5, 8, 11, 16, 22, 32, 45, 64, 90, 128, ...), at most ``MOST_ROWS``."""
+    return min(MOST_ROWS, max(1, int(2 ** (math.floor(2 * math.log2(max(rows, 1)) + 1e-9) / 2))))
 
 
 class Noise:
-    """The noise thresholds of one baseline: per column and row-count bucket, the ``quantile`` of each
-    distance over ``draws`` samples drawn (with replacement, seeded by column and bucket) from the
-    baseline's values of the column, kept once computed."""
+    """The noise thresholds of one baseline: per column and row-count bucket, each distance over
+    ``draws`` samples drawn (with replacement, seeded by column and bucket) from the baseline's values
+    of the column, kept once drawn; a window's thresholds are their ``quantile`` (see the module)."""
 
     def __init__(self, baseline: Baseline, types: dict[str, str], quantile: float, draws: int):
         self.baseline = baseline
         self.types = types
         self.quantile = quantile
         self.draws = draws
-        self.found: dict[tuple[str, int], dict[str, float]] = {}
+        self.found: dict[tuple[str, int], dict[str, np.ndarray]] = {}
 
-    def thresholds(self, column: str, rows: int) -> dict[str, float]:
-        """Return each distance's noise threshold for a window of ``rows`` values of ``column``."""
+    def thresholds(self, column: str, rows: int, quantile: float) -> dict[str, float]:
+        """Return each distance's ``quantile`` over the draws for a window of ``rows`` values of
+        ``column``."""
         key = (column, bucket(rows))
         if key not in self.found:
             rng = np.random.default_rng([zlib.crc32(column.encode()), key[1]])
             draw = self.categorical if self.types[column] == metrics.CATEGORICAL else self.numerical
-            values = draw(column, key[1], rng)
-            self.found[key] = {
-                metric: float(np.quantile(found, self.quantile)) for metric, found in values.items()
-            }
-        return self.found[key]
+            self.found[key] = draw(column, key[1], rng)
+        return {metric: float(np.quantile(drawn, quantile)) for metric, drawn in self.found[key].items()}
 
     def numerical(self, column: str, rows: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Return every draw's three distances for a numerical column: each draw is a count of the
-        ``rows`` drawn values at every distinct baseline value, which gives its CDF (the Wasserstein
-        distance is the area between the two CDFs) and its histogram on the window's bins."""
-        values = np.sort(self.baseline.sample[column].dropna().to_numpy(dtype=float))
-        points, counts = np.unique(values, return_counts=True)
-        base_cdf = np.cumsum(counts) / len(values)
-        scale = max(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, metrics.MIN_STD)
-        edges = metrics.bin_edges(points[0], points[-1], metrics.bin_count(len(values), rows))
+        """Return every draw's three distances for a numerical column. A draw is ``rows`` sorted
+        values of the baseline; between two drawn values its CDF is flat at k / rows, and the area
+        between it and the baseline's CDF (the Wasserstein distance) comes from the integral of the
+        baseline's CDF, split where it crosses k / rows, from prefix sums of the baseline."""
+        values = self.baseline.sample[column].dropna().to_numpy(dtype=float)
+        values = np.sort(values - values.mean())  # centred: the prefix sums keep their precision
+        size = len(values)
+        prefix = np.concatenate(([0.0], np.cumsum(values)))
+
+        def area_below(x: np.ndarray) -> np.ndarray:  # the integral of the baseline CDF up to x
+            below = np.searchsorted(values, x, side="right")
+            return (x * below - prefix[below]) / size
+
+        scale = max(float(np.std(values, ddof=1)) if size > 1 else 0.0, metrics.MIN_STD)
+        edges = metrics.bin_edges(values[0], values[-1], metrics.bin_count(size, rows))
         base_counts = metrics.histogram(values, edges).astype(float)
         bins = len(edges) - 1
-        bin_of = np.minimum(np.searchsorted(edges, points, side="right") - 1, bins - 1)
-        ends = np.searchsorted(bin_of, np.arange(bins), side="right")  # distinct values in bins up to each
+        level = np.arange(1, rows) / rows  # the draw's CDF between its k-th and (k+1)-th value
+        crossing = values[-(-np.arange(1, rows) * size // rows) - 1]  # where the baseline's reaches it
         found: dict[str, list[np.ndarray]] = {metric: [] for metric in DISTANCES}
         for start in range(0, self.draws, DRAWS_AT_ONCE):
-            drawn = rng.multinomial(rows, counts / len(values), size=min(DRAWS_AT_ONCE, self.draws - start))
-            cdf = np.cumsum(drawn, axis=1)
-            area = np.abs(base_cdf[:-1] - cdf[:, :-1] / rows) @ np.diff(points)
-            below = np.concatenate([np.zeros((len(drawn), 1)), cdf], axis=1)[:, ends]
-            histograms = np.diff(below, axis=1, prepend=0.0)
-            found["normalized_wasserstein_distance"].append(area / scale)
+            count = min(DRAWS_AT_ONCE, self.draws - start)
+            drawn = np.sort(values[rng.integers(0, size, (count, rows))], axis=1)
+            low, high = drawn[:, :-1], drawn[:, 1:]
+            middle = np.clip(crossing, low, high)
+            areas, at_middle = area_below(drawn), area_below(middle)
+            inner = level * (2 * middle - low - high) + areas[:, 1:] + areas[:, :-1] - 2 * at_middle
+            top = values[-1] - area_below(values[-1])  # beyond the draw's last value, 1 - the baseline CDF
+            outer = areas[:, 0] + top - (drawn[:, -1] - areas[:, -1])
+            found["normalized_wasserstein_distance"].append((inner.sum(axis=1) + outer) / scale)
+            index = np.minimum(np.searchsorted(edges, drawn, side="right") - 1, bins - 1)
+            offsets = (index + bins * np.arange(count)[:, None]).ravel()
+            histograms = np.bincount(offsets, minlength=count * bins).reshape(count, bins).astype(float)
             found["jensen_shannon_distance"].append(metrics.jensen_shannon_distance(base_counts, histograms))
             found["population_stability_index"].append(
                 metrics.population_stability_index(base_counts, histograms)
@@ -96,17 +113,23 @@ class Noise:
 
     def annotate(self, rows: list[dict[str, Any]], histograms: dict[str, metrics.Histogram]) -> None:
         """Add to each drift distance row of a window its ``noise_threshold`` (for as many values as
-        the column's histogram of the window counts) and its ``effective_threshold``, the larger of
-        Azure's threshold and the noise one (None without a threshold)."""
+        the column's histogram of the window counts, at the column's share of the quantile) and its
+        ``effective_threshold``, the larger of Azure's threshold and the noise one (None without a
+        threshold)."""
         from mlops.monitoring import signals
 
         counts = {column: int(sum(histogram.production)) for column, histogram in histograms.items()}
-
-        for row in rows:
-            drift = row["signal"] in (signals.DATA_DRIFT, signals.PREDICTION_DRIFT)
-            if not drift or row["metric"] not in DISTANCES or not counts.get(row["feature"]):
-                continue
-            noise = self.thresholds(row["feature"], counts[row["feature"]]).get(row["metric"])
+        drift = [
+            row
+            for row in rows
+            if row["signal"] in (signals.DATA_DRIFT, signals.PREDICTION_DRIFT)
+            and row["metric"] in DISTANCES
+            and counts.get(row["feature"])
+        ]
+        tested = sum(row["threshold"] is not None for row in drift)
+        quantile = self.quantile ** (1 / max(tested, 1))  # each column's share of the window's quantile
+        for row in drift:
+            noise = self.thresholds(row["feature"], counts[row["feature"]], quantile).get(row["metric"])
             if noise is None:
                 continue
             row["noise_threshold"] = noise
