@@ -137,6 +137,32 @@ def test_breached_features_are_marked_in_words_and_come_first():
     assert titles[-1].startswith("vendor:")
 
 
+def test_both_thresholds_are_shown_and_a_breach_within_noise_says_so():
+    rows = summary()["rows"]
+    for row, noise in zip(rows[:4], (0.35, None, 0.2, 0.5), strict=True):
+        if noise is not None:
+            row["noise_threshold"], row["effective_threshold"] = noise, max(row["threshold"], noise)
+    page = report.render(summary(rows=rows, noise={"quantile": 0.99, "draws": 500}), histograms())
+    table = table_rows(page)
+    assert ("", "feature type metric value threshold noise threshold status") in table
+    assert (
+        "breached",
+        "distance numerical normalized_wasserstein_distance 0.83 max 0.1 max 0.35 ✗ breached",
+    ) in table
+    assert ("", "vendor categorical jensen_shannon_distance 0.01 max 0.1 max 0.2 ✓ ok") in table
+    assert (
+        "breached",
+        "prediction numerical normalized_wasserstein_distance 0.4 max 0.1 max 0.5 ✗ breached, within noise",
+    ) in table  # Azure's verdict kept, and why it does not count
+    assert (
+        "",
+        "vendor categorical null_value_rate 0 max 0 ✓ ok",
+    ) in table  # a table without noise thresholds
+    assert ("", "Data quality null_value_rate 0 max 0 — ✓ ok") in table  # vendor's section, with its distance
+    assert "the 0.99 quantile of the window over 500 seeded samples" in page
+    assert "noise threshold" not in report.render(summary(), histograms())  # a summary from before the noise
+
+
 def test_calm_run_says_so():
     calm = summary(breached=False, breaches={}, rows=[metric("data_drift", "distance", "psi", 0.01, 0.2)])
     page = report.render(calm, histograms())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from mlops import page
 from mlops.monitoring import history
+from mlops.monitoring.alerting import beyond_noise
 from mlops.page import number
 from mlops.svg import Bar, Chart, Line, Text, ceiling, compact, percent
 
@@ -44,6 +45,7 @@ class Row:
     metric: str
     value: str
     threshold: str
+    noise: str  # the noise threshold of a thresholded drift distance, a dash otherwise
     status: str
     breached: bool
 
@@ -84,9 +86,10 @@ def threshold_text(metric: str, threshold: float | None) -> str:
 
 
 def status(row: dict) -> str:
-    """Return the verdict of a metric row in words, so that it reads without colour."""
+    """Return the verdict of a metric row in words, so that it reads without colour: Azure's, and
+    for a breached drift distance within its sampling noise, that it does not count."""
     if row["breached"]:
-        return "✗ breached"
+        return "✗ breached" if beyond_noise(row) else "✗ breached, within noise"
     if row["value"] is None or math.isnan(row["value"]):
         return "not computed"
     return "no threshold" if row["threshold"] is None else "✓ ok"
@@ -106,6 +109,9 @@ def display(row: dict) -> Row:
             else ""
         ),
         threshold=threshold_text(row["metric"], row["threshold"]),
+        noise=threshold_text(
+            row["metric"], row.get("noise_threshold") if row.get("effective_threshold") is not None else None
+        ),
         status=status(row),
         breached=bool(row["breached"]),
     )
