@@ -166,3 +166,4 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/batch.py")
     session.run("python", "benchmarks/monitor.py", "--rows", "250000", "1000000")
     session.run("python", "benchmarks/backfill.py")
+    session.run("python", "benchmarks/mistakes.py")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from collections.abc import Sequence
@@ -29,10 +30,19 @@ def model_names() -> list[str]:
 
 
 def model_dir(name: str) -> Path:
-    """Return the folder of model ``name``, or raise naming the models that exist."""
+    """Return the folder of model ``name``, or raise suggesting the closest existing model (a
+    mistyped name), else naming the models that exist and how to create this one. Reads folders
+    only, so a command checks its NAME with it before any heavy library loads."""
     path = project.models_dir() / name
     if not (path / "config" / f"{CONFIG_NAME}.yaml").is_file():
-        known = ", ".join(model_names()) or "none yet"
+        names = model_names()
+        close = difflib.get_close_matches(name, names, n=1)
+        if close:
+            raise MlopsError(
+                f"unknown model '{name}' in {project.MODELS_DIR}; did you mean '{close[0]}'? "
+                "(mlops list shows them)"
+            )
+        known = ", ".join(names) or "none yet"
         raise MlopsError(f"unknown model '{name}' (models: {known}); create it with: mlops new {name}")
     return path
 

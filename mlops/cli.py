@@ -63,11 +63,8 @@ def new(name: str, task: str, description: str, owner: str) -> None:
 def model_rows() -> tuple[list[dict], list[str]]:
     """Return one row per model (its config summary and its champion) and the models whose config
     cannot be composed: each is reported on stderr, and its row holds only its name and the error."""
-    from mlops import catalog, project, registry
+    from mlops import catalog
 
-    has_store = (
-        project.tracking_uri() != project.local_store_uri() or (project.state_dir() / "mlflow.db").exists()
-    )
     rows, failed = [], []
     for name in catalog.model_names():
         try:
@@ -78,20 +75,36 @@ def model_rows() -> tuple[list[dict], list[str]]:
             rows.append({"name": name, "error": str(error)})
             continue
         primary = cfg.evaluation.primary_metric
-        champion = registry.champion(name) if has_store else None  # a store that fails stops the list
+        version, metric = champion_of(name, primary)  # a store that fails stops the list
         rows.append(
             {
                 "name": name,
                 "task": cfg.task,
                 "target": cfg.schema.target,
                 "primary_metric": primary,
-                "champion_version": int(champion.version) if champion else None,
-                "champion_metric": registry.metrics_of(champion).get(primary) if champion else None,
+                "champion_version": version,
+                "champion_metric": metric,
                 "monitoring": bool(cfg.monitoring.enabled),
                 "error": None,
             }
         )
     return rows, failed
+
+
+def champion_of(name: str, metric: str) -> tuple[int | None, float | None]:
+    """Return the version of ``name``'s champion and its test ``metric`` (None, None without a
+    champion): from the local store without MLflow where it can be read so (``mlops.registered``),
+    else through MLflow."""
+    from mlops import registered, registry
+
+    try:
+        found = registered.champion(name)
+        return (found[0], found[1].get(metric)) if found else (None, None)
+    except registered.Unknown:
+        champion = registry.champion(name)
+    if champion is None:
+        return None, None
+    return int(champion.version), registry.metrics_of(champion).get(metric)
 
 
 @cli.command("list")
@@ -178,7 +191,7 @@ def train(
     estimator.max_depth=4,8,16 sweeps the values. --target azure submits the same steps as an
     Azure ML pipeline in the workspace of --env and streams it.
     """
-    from mlops import catalog, training
+    from mlops import catalog
 
     if all_models:
         if name and "=" not in name:
@@ -188,10 +201,12 @@ def train(
     elif name is None:
         raise MlopsError("name a model to train (mlops list shows them) or pass --all")
     else:
-        names = [name]
+        names = [catalog.model_dir(name).name]  # a mistyped name is answered before training loads
     environment = check_target(target, env, dry_run)
     if target == "azure" and (multirun or sample):
         raise MlopsError("-m and --sample run locally; on Azure ML the pipeline trains on the full data")
+    from mlops import training
+
     echo = progress_echo(as_json)
     failed, registrations = [], []
     for model in names:
@@ -234,9 +249,10 @@ def submit_training(
 @click.option("--reason", required=True, help="Why this version should serve (recorded on it).")
 def promote(name: str, version: str, reason: str) -> None:
     """Give VERSION of NAME the champion alias by hand."""
-    from mlops import catalog, registry
+    from mlops import catalog, registered, registry
 
     catalog.model_dir(name)
+    registered.check(name, version, registry.CHAMPION)
     registry.promote(name, version, reason)
     click.echo(f"{name}: version {version} is the champion")
 
@@ -289,9 +305,10 @@ def history(name: str, as_json: bool) -> None:
 def card(name: str, version: str | None, output: Path | None) -> None:
     """Write the model card of VERSION of NAME (default the champion) as JSON, Markdown and HTML."""
     from mlops import card as cards
-    from mlops import catalog, project, registry
+    from mlops import catalog, project, registered, registry
 
     catalog.model_dir(name)
+    registered.check(name, version, registry.CHAMPION)
     found = registry.find_version(name, version, registry.CHAMPION)
     folder = output or project.state_dir() / "cards" / name / f"version-{found.version}"
     for path in cards.write(cards.build(found), folder):

@@ -256,10 +256,15 @@ def get_version(name: str, version: str) -> ModelVersion:
     except MlflowException as error:
         if not not_found(error):
             raise store_error(f"cannot read {described(name, version)}", error) from None
-        raise MlopsError(
-            f"model '{name}' has no registered version '{version}'; train it first or pick "
-            "an existing version (mlops list shows the champion)"
-        ) from None
+        raise no_version(name, version) from None
+
+
+def no_version(name: str, version: str) -> MlopsError:
+    """Return the error for a version of ``name`` that is not registered."""
+    return MlopsError(
+        f"model '{name}' has no registered version '{version}'; train it first or pick "
+        "an existing version (mlops list shows the champion)"
+    )
 
 
 def described(name: str, version: str) -> str:
@@ -459,8 +464,13 @@ def find_version(name: str, version: str | None, alias: str) -> ModelVersion:
         found = holder(name, alias)
     if found is not None:
         return found
+    raise no_alias(name, alias)
+
+
+def no_alias(name: str, alias: str) -> MlopsError:
+    """Return the error for a model without a version holding ``alias``."""
     if alias == CHAMPION:
-        raise MlopsError(
+        return MlopsError(
             f"model '{name}' has no champion; train it first (mlops train {name}) or pass --version"
         )
-    raise MlopsError(f"model '{name}' has no version with alias '{alias}'; pass --version")
+    return MlopsError(f"model '{name}' has no version with alias '{alias}'; pass --version")

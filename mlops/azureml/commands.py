@@ -30,8 +30,10 @@ def render_command(name: str, overrides: tuple[str, ...], env: str, out: Path, v
     environment's workspace (read through MLFLOW_TRACKING_URI, else the workspace's own tracking URI).
     OVERRIDES are Hydra overrides of the model's config, e.g. env.azure.endpoint_suffix=eu1.
     """
+    from mlops import catalog
     from mlops.azureml import render
 
+    catalog.model_dir(name)  # a mistyped name is answered before Hydra and the workspace client load
     written = render.render(name, env, out, overrides, version=version)
     click.echo(f"{name} ({env}): wrote {len(written)} definitions to {out}")
     for item in written:
@@ -55,7 +57,7 @@ def validate_command(
 
     if all_models == bool(name):
         raise MlopsError("name a model to validate or pass --all")
-    names = catalog.model_names() if all_models else [name]
+    names = catalog.model_names() if all_models else [catalog.model_dir(name).name]
     failures, broken = 0, []
     for model in names:
         for env in envs or render.environments():
@@ -108,8 +110,10 @@ def lock_command(check: bool) -> None:
 @click.option("--to", "target", required=True, help="Environment that will deploy it.")
 def promote_command(name: str, version: str, source: str, target: str) -> None:
     """Share VERSION of NAME from one environment's workspace into the Azure ML registry both use."""
+    from mlops import catalog
     from mlops.azureml import submit
 
+    catalog.model_dir(name)
     submit.promote(name, version, source, target, echo=click.echo)
 
 
@@ -129,8 +133,10 @@ def download_command(name: str, env: str, out: Path, version: str | None, as_jso
     """
     import json
 
+    from mlops import catalog
     from mlops.azureml import submit
 
+    catalog.model_dir(name)
     echo = progress_echo(as_json)
     downloaded = submit.download(name, env, out, version, echo=echo)
     if as_json:

@@ -57,6 +57,14 @@ def batch(
     """
     if version and alias:
         raise MlopsError(f"pass --version or --alias, not both (got {version} and {alias})")
+    from mlops import catalog, registered
+    from mlops.batch.reading import find_inputs
+
+    # the mistakes answered before pandas and MLflow load; the job skips its own predictions file,
+    # named in the config, when it looks again
+    catalog.model_dir(name)
+    find_inputs(inputs, skip=output)
+    registered.check(name, version, alias or "champion")
     flags = {
         "mini_batch_size": mini_batch_size,
         "max_concurrency_per_instance": max_concurrency,

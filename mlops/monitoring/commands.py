@@ -113,6 +113,10 @@ def monitor(
     """
     import json
 
+    from mlops import catalog, registered, registry
+    from mlops.monitoring import production
+
+    catalog.model_dir(name)  # the mistakes answered before the monitoring libraries load
     environment = check_target(target, env, dry_run)
     if target == "azure":
         from mlops.azureml import render, submit
@@ -147,6 +151,10 @@ def monitor(
             "--on-breach retrain acts on the present, --backfill on past windows; backfill first, then run "
             "mlops monitor for the latest window with --on-breach retrain"
         )
+    if source is not None:
+        production.files(source)
+    if model is None:
+        registered.check(name, version, registry.CHAMPION)
     from mlops.monitoring import backfill as backfilling
     from mlops.monitoring import monitor as monitoring
 
@@ -188,10 +196,9 @@ def monitor(
 def show(name: str, last: int | None, out: Path | None, as_json: bool) -> None:
     """Print the model's last ``last`` monitor windows (``history.LAST`` when None) and write their
     history page."""
-    from mlops import catalog, project
+    from mlops import project
     from mlops.monitoring import history
 
-    catalog.model_dir(name)  # an unknown model name is refused before the store is read
     windows = history.summaries(name, last or history.LAST)
     path = history.write((out or project.state_dir() / "monitoring" / name) / "history.html", name, windows)
     if not windows and not as_json:

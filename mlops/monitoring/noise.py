@@ -63,35 +63,43 @@ class Noise:
         """Return every draw's three distances for a numerical column. A draw is ``rows`` sorted
         values of the baseline; between two drawn values its CDF is flat at k / rows, and the area
         between it and the baseline's CDF (the Wasserstein distance) comes from the integral of the
-        baseline's CDF, split where it crosses k / rows, from prefix sums of the baseline."""
+        baseline's CDF, split where it crosses k / rows, from prefix sums of the baseline. Drawn as
+        sorted positions in the sorted baseline, a draw finds its values' places by lookup."""
         values = self.baseline.sample[column].dropna().to_numpy(dtype=float)
         values = np.sort(values - values.mean())  # centred: the prefix sums keep their precision
         size = len(values)
         prefix = np.concatenate(([0.0], np.cumsum(values)))
+        below = np.searchsorted(values, values, side="right")  # baseline values at or below each
 
-        def area_below(x: np.ndarray) -> np.ndarray:  # the integral of the baseline CDF up to x
-            below = np.searchsorted(values, x, side="right")
-            return (x * below - prefix[below]) / size
+        def area_below(x: np.ndarray, count: np.ndarray) -> np.ndarray:  # the baseline CDF's integral to x
+            return (x * count - prefix[count]) / size
 
         scale = max(float(np.std(values, ddof=1)) if size > 1 else 0.0, metrics.MIN_STD)
         edges = metrics.bin_edges(values[0], values[-1], metrics.bin_count(size, rows))
         base_counts = metrics.histogram(values, edges).astype(float)
         bins = len(edges) - 1
+        bin_of = np.minimum(np.searchsorted(edges, values, side="right") - 1, bins - 1)
         level = np.arange(1, rows) / rows  # the draw's CDF between its k-th and (k+1)-th value
-        crossing = values[-(-np.arange(1, rows) * size // rows) - 1]  # where the baseline's reaches it
+        crossed = -(-np.arange(1, rows) * size // rows) - 1  # where the baseline's CDF reaches it
+        crossing, crossing_below = values[crossed], below[crossed]
+        top = values[-1] - area_below(values[-1], size)  # beyond the draw's last value, 1 - the baseline CDF
         found: dict[str, list[np.ndarray]] = {metric: [] for metric in DISTANCES}
         for start in range(0, self.draws, DRAWS_AT_ONCE):
             count = min(DRAWS_AT_ONCE, self.draws - start)
-            drawn = np.sort(values[rng.integers(0, size, (count, rows))], axis=1)
+            at = np.sort(rng.integers(0, size, (count, rows)), axis=1)
+            drawn, drawn_below = values[at], below[at]
             low, high = drawn[:, :-1], drawn[:, 1:]
             middle = np.clip(crossing, low, high)
-            areas, at_middle = area_below(drawn), area_below(middle)
+            middle_below = np.where(
+                crossing < low,
+                drawn_below[:, :-1],
+                np.where(crossing > high, drawn_below[:, 1:], crossing_below),
+            )
+            areas, at_middle = area_below(drawn, drawn_below), area_below(middle, middle_below)
             inner = level * (2 * middle - low - high) + areas[:, 1:] + areas[:, :-1] - 2 * at_middle
-            top = values[-1] - area_below(values[-1])  # beyond the draw's last value, 1 - the baseline CDF
             outer = areas[:, 0] + top - (drawn[:, -1] - areas[:, -1])
             found["normalized_wasserstein_distance"].append((inner.sum(axis=1) + outer) / scale)
-            index = np.minimum(np.searchsorted(edges, drawn, side="right") - 1, bins - 1)
-            offsets = (index + bins * np.arange(count)[:, None]).ravel()
+            offsets = (bin_of[at] + bins * np.arange(count)[:, None]).ravel()
             histograms = np.bincount(offsets, minlength=count * bins).reshape(count, bins).astype(float)
             found["jensen_shannon_distance"].append(metrics.jensen_shannon_distance(base_counts, histograms))
             found["population_stability_index"].append(

@@ -44,11 +44,10 @@ def deploy(
     while the endpoint keeps serving. --target azure creates or updates the managed online endpoint
     (or, with --batch, the batch endpoint) and its deployment in the workspace of --env.
     """
-    from omegaconf import OmegaConf
-
-    from mlops import catalog, registry
+    from mlops import catalog, registered, registry
     from mlops.serving import endpoints
 
+    catalog.model_dir(name)
     environment = check_target(target, env, dry_run)
     if target == "azure":
         if online == batch:
@@ -68,9 +67,12 @@ def deploy(
         )
     if version and alias:
         raise MlopsError("pass --version or --alias, not both")
+    shares = endpoints.parse_traffic(traffic) if traffic else None
+    registered.check(name, version, alias or registry.CHAMPION)  # an untrained model, before MLflow loads
+    from omegaconf import OmegaConf
+
     cfg = catalog.load_config(name)
     deployment = deployment or cfg.deployment.online.deployment
-    shares = endpoints.parse_traffic(traffic) if traffic else None
     found = registry.get_version(name, version) if version else by_alias(name, alias or registry.CHAMPION)
     registry.verified(found)  # a version whose files changed since registration is refused by name
     settings = OmegaConf.to_container(cfg.deployment.online)
@@ -107,6 +109,16 @@ def by_alias(name: str, alias: str):
     from mlops import registry
 
     return registry.find_version(name, None, alias)  # the alias, or its tag where the store has none
+
+
+def check_name(name: str) -> None:
+    """Raise as for a mistyped model name (the closest model suggested) when ``name`` is neither an
+    endpoint nor a model; a model without an endpoint is left to ``endpoints.read`` to name."""
+    from mlops import catalog
+    from mlops.serving import endpoints
+
+    if name not in endpoints.names():
+        catalog.model_dir(name)
 
 
 def endpoint_rows() -> list[dict]:
@@ -171,6 +183,7 @@ def stop(name: str, deployment: str | None) -> None:
     """Stop endpoint NAME (its record, keys and collected data stay), or remove one of its deployments."""
     from mlops.serving import endpoints
 
+    check_name(name)
     if deployment:
         record = endpoints.remove(name, deployment)
         shares = ", ".join(f"{d}={share}" for d, share in record["traffic"].items())
@@ -196,6 +209,7 @@ def keys(name: str, regenerate: str | None) -> None:
     from mlops.serving import endpoints
     from mlops.serving import keys as endpoint_keys
 
+    check_name(name)
     endpoints.read(name)
     path = endpoints.folder(name)
     found = endpoint_keys.regenerate(path, regenerate) if regenerate else endpoint_keys.read(path)
@@ -232,6 +246,8 @@ def invoke(
         )
     if rows is not None and not example:
         raise MlopsError("--rows goes with --example")
+    check_name(name)
+    endpoints.live(name)  # a stopped endpoint is answered before the example's version is read
     if example:
         body, deployment = endpoints.example(name, deployment, rows)
     else:

@@ -359,11 +359,17 @@ def stop(name: str) -> tuple[dict[str, Any], bool]:
     return record, killed
 
 
-def invoke(name: str, body: bytes, deployment: str | None) -> tuple[int, Any, str]:
-    """Send a scoring request with the primary key; return the status, the JSON answer and who answered."""
+def live(name: str) -> dict[str, Any]:
+    """Return the record of endpoint ``name``, or raise naming how to start it when it is stopped."""
     record = read(name)
     if not running(record.get("pid")):
         raise MlopsError(f"endpoint '{name}' is stopped; start it with: mlops deploy {name} --online")
+    return record
+
+
+def invoke(name: str, body: bytes, deployment: str | None) -> tuple[int, Any, str]:
+    """Send a scoring request with the primary key; return the status, the JSON answer and who answered."""
+    record = live(name)
     headers = {
         "Content-Type": "application/json",
         "Authorization": f"Bearer {keys.read(folder(name))['primary']}",
@@ -375,6 +381,12 @@ def invoke(name: str, body: bytes, deployment: str | None) -> tuple[int, Any, st
 
 
 EXAMPLE_FILE = "serving_input_example.json"  # MLflow logs it with every version mlops train registers
+
+
+def missing(constant: str) -> float | None:
+    """Return None for JSON's non-standard ``NaN`` (MLflow writes a missing value so; the endpoint takes
+    null) and the float of ``Infinity`` and ``-Infinity``, which the contract judges as values."""
+    return None if constant == "NaN" else float(constant)
 
 
 def example(name: str, deployment: str | None, rows: int | None) -> tuple[bytes, str]:
@@ -405,7 +417,7 @@ def example(name: str, deployment: str | None, rows: int | None) -> tuple[bytes,
         raise MlopsError(
             f"{described} has no logged input example ({EXAMPLE_FILE}); send a request with --file"
         ) from None
-    body = json.loads(text)
+    body = json.loads(text, parse_constant=missing)  # NaN, a missing value, is sent as null
     split = body.get("dataframe_split") if isinstance(body, dict) else None
     if rows is not None and isinstance(split, dict) and split.get("data"):
         data = split["data"]
