@@ -109,6 +109,22 @@ def test_csv_with_shuffled_and_extra_columns_scores_every_row_in_order(tmp_path)
     assert written["seconds"] > 0
 
 
+def test_the_pipelines_guard_is_built_once_per_job_not_per_mini_batch(tmp_path, monkeypatch):
+    from mlops.scoring.guard import Guard
+
+    built = []
+    real = Guard.of.__func__
+    monkeypatch.setattr(
+        Guard, "of", classmethod(lambda cls, pipeline: built.append(1) or real(cls, pipeline))
+    )
+    trips(1000).to_csv(tmp_path / "trips.csv", index=False)
+    summary = score(
+        tmp_path / "trips.csv", tmp_path / "out", overrides=["deployment.batch.mini_batch_size=50"]
+    )
+    assert summary.scored == 1000
+    assert len(built) == 1  # 20 mini-batches
+
+
 def test_a_folder_of_csv_and_parquet_in_any_column_order_scores_alike(tmp_path):
     frame = trips(700)
     (tmp_path / "in").mkdir()
@@ -268,7 +284,7 @@ def test_an_unreadable_file_fails_the_job_and_removes_the_partial_output(tmp_pat
         MlopsError, match=r"cannot read .*trips\.csv: .*Expected 20 fields in line 503, saw 25"
     ):
         score(tmp_path / "trips.csv", tmp_path / "out", overrides=overrides)
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # nor the folder made for it
 
 
 def test_cli_options_override_the_config(tmp_path):

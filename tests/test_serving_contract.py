@@ -104,13 +104,23 @@ def test_probabilities_parameter():
         ({"input_data": [[1, -(2**63) - 1, "a"]]}, ["column 'vendor' row 0", "long range"]),
         ({"input_data": [[1, 1, "a"], [1, 2**64, "a"]]}, ["column 'vendor' row 1", "long range"]),
         (
-            {"input_data": [[1, 1, 2**64]]},
-            ["column 'kind' row 0 is 1.8446744073709552e+19", "strings or null"],
+            {"input_data": [[1, 2**70, "a"]]},
+            ["column 'vendor' row 0 is 1180591620717411303424", "long range"],
         ),
+        ({"input_data": [[1, 1, 2**64]]}, ["column 'kind' row 0 is 18446744073709551616", "strings or null"]),
     ],
 )
 def test_invalid_requests_name_the_problem(payload, fragments):
     refused(payload, *fragments)
+
+
+def test_integers_of_any_size_are_read_exactly():
+    from mlops import jsonio
+
+    assert jsonio.loads(b"[1180591620717411303424, -18446744073709551617, 7]") == [2**70, -(2**64) - 1, 7]
+    text = b'{"x": 0.1234567890123456789, "y": "12345678901234567890"}'
+    assert jsonio.loads(text) == json.loads(text)  # long digit runs elsewhere read as before
+    assert parse({"input_data": [[2**70, 1, "a"]]}).rows == 1  # a double column takes it as a number
 
 
 def test_type_ranges_are_inclusive():

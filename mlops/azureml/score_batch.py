@@ -78,6 +78,7 @@ def init() -> None:
     the deployment's settings; create the output folders."""
     from mlops import catalog, modelio
     from mlops.features import feature_columns
+    from mlops.scoring.guard import Guard
 
     name = os.environ["MLOPS_MODEL"]
     action = os.environ["MLOPS_OUTPUT_ACTION"]
@@ -95,6 +96,7 @@ def init() -> None:
         model=name,
         version=mounted.name,
         pipeline=pipeline,
+        guard=Guard.of(pipeline),  # once per process, not per mini-batch
         types=reading.input_types(str(folder), feature_columns(cfg), f"the model at {folder}"),
         names=job.output_names(pipeline),
         chunk_rows=int(os.environ["MLOPS_CHUNK_ROWS"]),
@@ -181,7 +183,7 @@ def stream(file: Path, tally: job.Tally, handle: IO[bytes] | None) -> None:
     if handle:
         handle.write(job.csv_line(["source_file", "row", *types, *names]))
     for batch in job.mini_batches([file], types, state["chunk_rows"], tally, lambda _read: None):
-        scored = job.score_batch(state["pipeline"], batch, types, names if handle else None)
+        scored = job.score_batch(state["pipeline"], state["guard"], batch, types, names if handle else None)
         tally.scored += scored.scored
         tally.fail(len(scored.errors), scored.errors)
         if handle:

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
-    from mlops.scoring.guard import Refusal
+    from mlops.scoring.guard import Guard, Refusal
 
 KEPT_ERRORS = 100  # errors listed in summary.json
 SHOWN_ERRORS = 5  # errors named in the message of a failed job
@@ -150,12 +150,15 @@ def output_names(pipeline: Pipeline) -> list[str]:
     return ["prediction", *(f"probability_{label}" for label in pipeline.classes_)]
 
 
-def predict(pipeline: Pipeline, frame: pd.DataFrame) -> tuple[list[Any], dict[int, Refusal]]:
+def predict(
+    pipeline: Pipeline, guard: Guard | None, frame: pd.DataFrame
+) -> tuple[list[Any], dict[int, Refusal]]:
     """Return the prediction columns of the rows of ``frame`` the model can take, in ``output_names``
-    order, and why each other row (by position) is refused (see ``mlops.scoring.guard``)."""
-    from mlops.scoring.guard import Guard, score
+    order, and why each other row (by position) is refused by the pipeline's ``guard`` (built once per
+    job with ``Guard.of``; see ``mlops.scoring.guard``)."""
+    from mlops.scoring.guard import score
 
-    scored = score(pipeline, Guard.of(pipeline), frame, hasattr(pipeline, "predict_proba"))
+    scored = score(pipeline, guard, frame, hasattr(pipeline, "predict_proba"))
     columns = [scored.predictions]
     if scored.probabilities is not None:
         columns += list(scored.probabilities.T)
@@ -187,13 +190,18 @@ class Scored:
 
 
 def score_batch(
-    pipeline: Pipeline, batch: MiniBatch, types: dict[str, str], names: list[str] | None
+    pipeline: Pipeline,
+    guard: Guard | None,
+    batch: MiniBatch,
+    types: dict[str, str],
+    names: list[str] | None,
 ) -> Scored:
-    """Clean a mini-batch, predict its good rows and, given the output ``names``, format them as CSV."""
+    """Clean a mini-batch, predict its good rows (``guard``: the pipeline's, see ``predict``) and, given
+    the output ``names``, format them as CSV."""
     good, errors = clean(batch.frame, types, batch.file, batch.csv)
     if good.empty:
         return Scored(errors, 0, b"")
-    predictions, refused = predict(pipeline, good)
+    predictions, refused = predict(pipeline, guard, good)
     if refused:  # values the model cannot take once preprocessed: bad rows, by file and line
         rows = good.index.to_numpy()
         for position, refusal in refused.items():
@@ -274,7 +282,10 @@ def run(
     names = output_names(pipeline)
     if handle:
         handle.write(csv_line(["source_file", "row", *types, *names]))
-    work = partial(score_batch, pipeline, types=types, names=names if handle else None)
+    from mlops.scoring.guard import Guard
+
+    guard = Guard.of(pipeline)  # once per job: feature names and a walk of the trees
+    work = partial(score_batch, pipeline, guard, types=types, names=names if handle else None)
     pending: deque[tuple[MiniBatch, Future]] = deque()
     total = sum(file.stat().st_size for file in files)
     with (
@@ -333,8 +344,8 @@ def score(
     described = registry.described(name, model_version.version)
     types = input_types(model_version.source, feature_columns(cfg), described)
     pipeline = registry.load(model_version, cfg.serialization.trusted_types)
-    output.mkdir(parents=True, exist_ok=True)
-    with atomic.replacing(target) if target else nullcontext() as handle:  # with summary.json or not at all
+    # the predictions go with summary.json or not at all, and a folder made for them goes with them
+    with atomic.made(output), atomic.replacing(target) if target else nullcontext() as handle:
         tally = run(name, pipeline, files, types, settings, handle)
         summary = BatchSummary(
             model=name,
