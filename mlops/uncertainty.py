@@ -16,6 +16,7 @@ from mlops import metrics
 
 CONFIDENCE = 0.95  # evaluation.confidence: the level of the improvement's interval
 RESAMPLES = 1000  # evaluation.resamples: bootstrap resamples of the compared test rows
+ROUNDING = 1e-12  # a relative difference this small between two metric values is float rounding: 0
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,13 +76,13 @@ def improvement(
 
         def difference(rows: np.ndarray) -> float:
             weights = np.bincount(rows, minlength=count).astype(float)
-            return sign * (ours.auc(weights) - theirs.auc(weights))
+            return sign * apart(ours.auc(weights), theirs.auc(weights))
     else:
 
         def difference(rows: np.ndarray) -> float:
             ours = metrics.measure(task, metric, candidate.take(rows), target[rows])
             theirs = metrics.measure(task, metric, champion.take(rows), target[rows])
-            return sign * (ours - theirs)
+            return sign * apart(ours, theirs)
 
     generator = np.random.default_rng(seed)
     with warnings.catch_warnings():
@@ -94,6 +95,14 @@ def improvement(
         return Interval(estimate, float("nan"), float("nan"), level, resamples, count)
     low, high = np.quantile(drawn, [(1 - level) / 2, (1 + level) / 2])
     return Interval(float(estimate), float(low), float(high), level, resamples, count)
+
+
+def apart(ours: float, theirs: float) -> float:
+    """Return ``ours - theirs``, or 0 when the two differ only by rounding (within ``ROUNDING`` of their
+    size: the same predictions summed in another order), so an identical retrain improves by exactly 0
+    whatever the metric."""
+    difference = ours - theirs
+    return 0.0 if abs(difference) <= ROUNDING * max(abs(ours), abs(theirs)) else difference
 
 
 def of(cfg: DictConfig, target: np.ndarray, candidate: Outputs, champion: Outputs) -> Interval:

@@ -392,6 +392,35 @@ def test_the_bootstrap_is_paired_and_seeded():
     assert str(first).startswith(f"{first.estimate:+.4g}, 90% interval [")
 
 
+def test_an_improvement_within_rounding_is_zero_so_an_identical_retrain_is_rejected():
+    from mlops import gate
+    from mlops.metrics import Outputs
+    from mlops.uncertainty import improvement
+
+    rng = np.random.default_rng(2)
+    target = rng.normal(size=400)
+    champion = target + rng.normal(scale=0.5, size=400)
+    retrained = np.nextafter(champion, np.inf)  # one unit in the last place: trees summed in another order
+    found = improvement(
+        "regression", "rmse", target, Outputs(retrained), Outputs(champion), level=0.95, resamples=200, seed=3
+    )
+    assert (found.estimate, found.low, found.high) == (0, 0, 0)
+    decision = gate.decide(
+        "regression",
+        {"rmse": 0.5},
+        primary_metric="rmse",
+        thresholds={},
+        min_improvement=0.0,
+        champion={"rmse": 0.5},
+        champion_version="1",
+        interval=found,
+    )
+    assert (
+        decision.verdict == "reject"
+        and "does not beat the champion (improvement 0, 95% interval [0, 0]" in (decision.reason)
+    )
+
+
 def test_the_bootstrap_auc_of_a_resample_is_scikit_learns():
     from sklearn.metrics import roc_auc_score
 
