@@ -75,13 +75,25 @@ def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
 
 
 def yaml_problem(error: yaml.YAMLError) -> str:
-    """Return where a YAML file is broken and how: ``config/model.yaml line 4, column 7: ...``."""
+    """Return where a YAML file is broken and how: ``config/model.yaml line 4, column 7: ...``, or the
+    line of the first conflict marker a merge left in it (``mlops upgrade``)."""
+    from mlops.upgrade import MARKER
+
     mark = getattr(error, "problem_mark", None)
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
     if mark is None:
         return f"a config file is not valid YAML: {problem}"
     path = Path(mark.name)
     shown = path.relative_to(project.root()) if path.is_relative_to(project.root()) else path
+    text = path.read_bytes() if path.is_file() else b""
+    found = MARKER.search(text)
+    if found:  # a merge left its markers: say so, not where the parser stumbled on them
+        line = text.count(b"\n", 0, found.start()) + 1
+        return (
+            f"{shown} line {line}: an unresolved merge conflict "
+            f"({found.group(1).decode()} marker); keep the lines you want, delete the marker lines "
+            "(<<<<<<<, =======, >>>>>>>), then run mlops upgrade --check"
+        )
     return f"{shown} is not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 

@@ -421,10 +421,11 @@ def upgrade(folders: list[Path], dry_run: bool, echo) -> int:
     dirty, has no record, names an unknown version or has answers the template refuses."""
     changed = dirty(folders)
     if changed and not dry_run:
+        unsaved = [str(folder.relative_to(project.root())) for folder in folders if dirty([folder])]
         raise MlopsError(
             f"uncommitted changes under the folders to upgrade ({', '.join(changed[:5])}"
-            f"{', ...' if len(changed) > 5 else ''}); commit or stash them first, so the upgrade's own "
-            "changes stand apart"
+            f"{', ...' if len(changed) > 5 else ''}); commit them first, so the upgrade's own changes "
+            f"stand apart: git add {' '.join(unsaved)} && git commit -m 'before mlops upgrade'"
         )
     version = current_version()
     records = {folder: recorded(folder) for folder in folders}

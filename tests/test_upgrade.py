@@ -335,3 +335,29 @@ def test_a_shallow_clone_is_told_to_fetch_the_recorded_version(project, tmp_path
         in result.stderr
     )
     assert clone.mlops("upgrade", "--check").returncode == 1  # the check itself needs no history
+
+
+def test_right_after_new_the_refusal_gives_the_commit_and_a_left_conflict_is_named(project):
+    created = project.mlops("new", "fraud-score", "--task", "classification", "--owner", "risk-team")
+    assert created.returncode == 0, created.stderr
+    refused = project.mlops("upgrade", "--all")  # the new folder is not committed yet
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    command = refused.stderr.strip().rsplit("stand apart: ", 1)[1]
+    assert command == "git add data-science/models/fraud-score && git commit -m 'before mlops upgrade'"
+    done = subprocess.run(["bash", "-c", command], cwd=project.root, env=project.env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert project.mlops("upgrade", "--all").stdout.strip() == "fraud-score: current"
+
+    config = project.folder("fraud-score") / "config" / "model.yaml"
+    config.write_text(config.read_text().replace("# team that owns the model", "# risk owns it"))
+    project.commit("fraud-score's own comment on the line T2 changes")
+    change_template(project)
+    upgraded = project.mlops("upgrade", "--all")
+    assert upgraded.returncode == 1 and "1 conflict: fraud-score/config/model.yaml" in upgraded.stdout
+    lines = config.read_text().splitlines()
+    line = 1 + next(i for i, text in enumerate(lines) if text.startswith("<<<<<<< "))
+    where = f"data-science/models/fraud-score/config/model.yaml line {line}: an unresolved merge conflict"
+    for args in (["train", "fraud-score"], ["upgrade", "--adopt", "fraud-score"]):
+        result = project.mlops(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert where in result.stderr and "not valid YAML" not in result.stderr, result.stderr
