@@ -37,25 +37,28 @@ def write_all(folder: Path, contents: Mapping[str | Path, str | bytes], mode: in
     """Write each of ``contents`` (a path relative to ``folder``: its text in UTF-8, or bytes) all or
     none: every file is written under a temporary name before any replaces its target, and on failure
     the temporary files, and the folders made for them, are removed. Return the paths written."""
-    made: list[Path] = []
-    try:
-        with contextlib.ExitStack() as stack:
-            for relative, content in contents.items():
-                path = folder / relative
-                make_folder(path.parent, made)
-                handle = stack.enter_context(replacing(path, mode))
-                handle.write(content.encode() if isinstance(content, str) else content)
-    except BaseException:
-        for created in reversed(made):
-            with contextlib.suppress(OSError):
-                created.rmdir()
-        raise
+    with contextlib.ExitStack() as stack:
+        for relative, content in contents.items():
+            path = folder / relative
+            stack.enter_context(made(path.parent))
+            handle = stack.enter_context(replacing(path, mode))
+            handle.write(content.encode() if isinstance(content, str) else content)
     return [folder / relative for relative in contents]
 
 
-def make_folder(folder: Path, made: list[Path]) -> None:
-    """Create ``folder`` and its missing parents, appending each one created to ``made``."""
+@contextlib.contextmanager
+def made(folder: Path) -> Iterator[Path]:
+    """Create ``folder`` and its missing parents for the block; when the block fails, remove the ones
+    it created (those left empty), so a failed command leaves no empty output folder behind."""
+    created = []
     for path in [path for path in (folder, *folder.parents) if not path.is_dir()][::-1]:
         with contextlib.suppress(FileExistsError):  # made this instant by another process: theirs
             path.mkdir()
-            made.append(path)
+            created.append(path)
+    try:
+        yield folder
+    except BaseException:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
