@@ -58,6 +58,11 @@ def load_model(name: str, version: str, trusted_types: list[str]) -> Model:
         return scoring.load(registry.download(found, folder), name, str(version), trusted_types)
 
 
+class NotCollected(contract.RequestError):
+    """A scored request whose records cannot be written (a full disk, say): refused with 503, since
+    the endpoint never answers what it did not collect."""
+
+
 @dataclass
 class Deployment:
     """One deployment: a model version and the batcher that scores its requests together."""
@@ -108,7 +113,8 @@ class Endpoint:
             status, payload, extra = await self.route(scope, receive, request_id)
         except contract.RequestError as error:
             status, payload, extra = error.status, {"message": str(error)}, []
-            logger.info("request %s refused %s: %.200s", request_id, status, error)
+            if not isinstance(error, NotCollected):  # the collector logs why, at most once a minute
+                logger.info("request %s refused %s: %.200s", request_id, status, error)
             if error.status == 401:
                 extra = [(b"www-authenticate", b"Bearer")]
             elif error.status == 408:  # the rest of the body may never come: end the connection
@@ -170,7 +176,13 @@ class Endpoint:
             probabilities,
             request_id,
         )
-        await asyncio.wrap_future(self.collector.collect(scored))  # answered only once collected
+        problem = await asyncio.wrap_future(self.collector.collect(scored))  # answered only once collected
+        if problem is not None:
+            raise NotCollected(
+                503,
+                f"the request was scored but its inputs and outputs cannot be collected ({problem}), so "
+                "it is not answered; the endpoint's log names the file; retry once it can be written",
+            )
         return (
             200,
             scoring.answer(predictions, probabilities),

@@ -1,15 +1,19 @@
 """Data collection in the Azure ML data-collector layout: one model_inputs and one model_outputs record
 per scored request, written as JSON lines by a background thread that writes whatever waits in one
 go. Each request's future resolves once its records are written, so an endpoint answers only what is
-collected: a crash (even ``kill -9``) never leaves an answered request without its records."""
+collected: a crash (even ``kill -9``) never leaves an answered request without its records. When they
+cannot be written (a full disk, a read-only file system) the future says why, nothing torn is left in
+the file, the failure is logged at most once a minute, and the next write tries again."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import random
 import threading
+import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlops import jsonio
+from mlops.errors import first_line
 from mlops.scoring.model import output_rows
 
 logger = logging.getLogger("mlops.serving.collector")
@@ -27,6 +32,7 @@ AGENT = "azureml-ai-monitoring/local"
 MAX_PENDING = 10_000
 # requests the writer takes from the queue at once: their records go out in one write per file
 WRITE_BATCH = 256
+FAILURE_LOG_SECONDS = 60.0  # a collector that cannot write logs that at most this often
 IDS = random.Random()  # seeded from the OS; ids need to be unique, not secret, and cost no system call
 
 
@@ -99,17 +105,20 @@ class Collector:
         self.queue: queue.Queue[tuple[Scored, Future] | None] = queue.Queue(MAX_PENDING)
         self.files: dict[tuple[str, str], tuple[Path, BinaryIO]] = {}
         self.dropped = 0
+        self.failed = 0  # requests not collected since the failure was last logged
+        self.logged = -FAILURE_LOG_SECONDS  # when it was (time.monotonic)
+        self.refused: Path | None = None  # the file or folder the last failed write named
         self.thread = threading.Thread(target=self.run, name="collector", daemon=True)
         self.thread.start()
 
     def collect(self, scored: Scored) -> Future:
-        """Queue a scored request for writing; the future resolves to whether its records were
-        written. Dropped (counted, logged) when the writer is far behind: the future says False."""
+        """Queue a scored request for writing; the future resolves to None once its records are
+        written, else to why they were not. Dropped (counted, logged) when the writer is far behind."""
         written: Future = Future()
         try:
             self.queue.put_nowait((scored, written))
         except queue.Full:
-            written.set_result(False)
+            written.set_result(f"the collector is {MAX_PENDING} requests behind")
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.warning("collector is %d records behind; %d dropped so far", MAX_PENDING, self.dropped)
@@ -125,7 +134,7 @@ class Collector:
 
     def run(self) -> None:
         """Write queued requests until ``close``: whatever waits goes out together, one write per file,
-        then each request's future says whether its records are on disk."""
+        then each request's future says whether its records are on disk (None) or why not."""
         while True:
             batch = [self.queue.get()]
             while len(batch) < WRITE_BATCH and batch[-1] is not None:
@@ -135,17 +144,34 @@ class Collector:
                     break
             waiting = [item for item in batch if item is not None]
             try:
-                written = self.write([scored for scored, _ in waiting])
+                problem = self.write([scored for scored, _ in waiting])
             except Exception as error:  # a record that cannot be built: the writer must live on
-                logger.error("cannot collect %d requests: %s: %s", len(waiting), type(error).__name__, error)
-                written = False
+                problem, self.refused = f"{type(error).__name__}: {first_line(error)}", None
+            self.report(problem, len(waiting))
             for _, future in waiting:
-                future.set_result(written)
+                future.set_result(problem)
             if batch[-1] is None:
                 return
 
-    def write(self, scored: list[Scored]) -> bool:
-        """Write the records of ``scored`` requests, one write per file; return whether all went out."""
+    def report(self, problem: str | None, requests: int) -> None:
+        """Log a failure to collect ``requests`` at most once per ``FAILURE_LOG_SECONDS`` (with the
+        count since the last line), and the first success after one."""
+        if problem is None:
+            if self.failed:
+                logger.warning("collecting again (%d requests were not collected)", self.failed)
+            self.failed = 0
+            return
+        self.failed += requests
+        now = time.monotonic()
+        if now - self.logged >= FAILURE_LOG_SECONDS:
+            where = f" ({self.refused})" if self.refused else ""
+            logger.error("cannot collect %d requests: %s%s", self.failed, problem, where)
+            self.logged = now
+
+    def write(self, scored: list[Scored]) -> str | None:
+        """Write the records of ``scored`` requests, one write per file; return None when all went out,
+        else why not (the system's reason, e.g. "No space left on device": the file is in ``refused``),
+        having cut the files it did write back to where they were: no request half collected."""
         lines: dict[tuple[str, str, Path], list[bytes]] = {}
         for one in scored:
             for collection, data in (
@@ -155,14 +181,17 @@ class Collector:
                 lines.setdefault(self.place(one, collection), []).append(
                     record(self.endpoint, one, collection, data)
                 )
-        written = True
+        written: list[tuple[Path, int]] = []  # each file written and its size before
         for place, chunk in lines.items():
             try:
-                self.append(place, b"".join(chunk))
+                written.append(self.append(place, b"".join(chunk)))
             except OSError as error:
-                logger.error("cannot write %d collected records to %s: %s", len(chunk), place[2], error)
-                written = False
-        return written
+                for path, size in written:
+                    with contextlib.suppress(OSError):
+                        os.truncate(path, size)
+                self.refused = Path(error.filename or place[2])
+                return error.strerror or str(error)
+        return None
 
     def place(self, scored: Scored, collection: str) -> tuple[str, str, Path]:
         """Return where a request's record of ``collection`` goes: its deployment, the collection and
@@ -171,8 +200,10 @@ class Collector:
         path = self.root / scored.deployment / collection / hour / f"{self.instance}.jsonl"
         return scored.deployment, collection, path
 
-    def append(self, place: tuple[str, str, Path], lines: bytes) -> None:
-        """Append whole lines with unbuffered writes, so a crash never leaves a torn earlier line."""
+    def append(self, place: tuple[str, str, Path], lines: bytes) -> tuple[Path, int]:
+        """Append whole lines with unbuffered writes, so a crash never leaves a torn earlier line; a
+        write that fails part way (a full disk) is cut off again, so the file holds whole lines only.
+        Return the file and its size before."""
         deployment, collection, path = place
         key = (deployment, collection)
         current = self.files.get(key)
@@ -184,6 +215,14 @@ class Collector:
                 current[1].close()
             path.parent.mkdir(parents=True, exist_ok=True)
             current = self.files[key] = (path, open(path, "ab", buffering=0))  # noqa: SIM115 - kept open
+        descriptor = current[1].fileno()
+        start = os.fstat(descriptor).st_size
         view = memoryview(lines)
-        while view:
-            view = view[current[1].write(view) :]
+        try:
+            while view:
+                view = view[current[1].write(view) :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(descriptor, start)
+            raise
+        return path, start
