@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
 
 # tick and axis labels: distance below the plot, and left of it
 TICK_GAP, LABEL_GAP, SIDE_GAP = 16, 34, 40
+# the steps of a time axis below a month, in minutes: round minutes, hours and days (midnights, UTC)
+TIME_STEPS = (1, 5, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 20160)
+MONTH_STEPS = (1, 2, 3, 6, 12)  # and above, in months (each tick the first day of a month)
+MONDAY = timedelta(days=4)  # 1970-01-01 was a Thursday: week ticks fall on Mondays
 
 
 @dataclass(frozen=True)
@@ -150,20 +155,48 @@ def ceiling(share: float) -> float:
     return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= share * (1 - 1e-9))
 
 
-def ticks(low: float, high: float, most: int = 6) -> list[float]:
-    """Return round tick values a 1, 2, 2.5 or 5 times a power of ten apart, from the last at or below
-    ``low`` to the first at or above ``high``, at most ``most`` + 2 of them; a range of one value (or
-    none finite) is widened around it (around 0 to 1)."""
+def ticks(low: float, high: float, most: int = 6, whole: bool = False) -> list[float]:
+    """Return round tick values a 1, 2, 2.5 or 5 times a power of ten apart (with ``whole``, whole
+    numbers: at least 1 apart, never 2.5), from the last at or below ``low`` to the first at or above
+    ``high``, at most ``most`` + 2 of them; a range of one value (or none finite) is widened around it
+    (around 0 to 1)."""
     if not (math.isfinite(low) and math.isfinite(high)):
         low, high = 0.0, 1.0
     if high <= low:
         half = abs(low) / 2 or 0.5
         low, high = low - half, low + half
     step = ceiling((high - low) / most)
+    if whole:
+        step = 5.0 if step == 2.5 else max(step, 1.0)
     first, last = math.floor(low / step * (1 + 1e-12)), math.ceil(high / step * (1 - 1e-12))
     if first == last:
         last += 1
     return [float(f"{i * step:.12g}") + 0.0 for i in range(first, last + 1)]
+
+
+def time_ticks(low: datetime, high: datetime, most: int = 7) -> list[datetime]:
+    """Return round UTC times from ``low`` to ``high`` (both included), the finest of TIME_STEPS or
+    MONTH_STEPS that gives at most ``most`` of them: every 5 minutes, 6 hours, midnight, Monday, first
+    of the month... ``[low]`` when even a minute has none in the range."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for minutes in TIME_STEPS:
+        step = timedelta(minutes=minutes)
+        offset = MONDAY if minutes >= 10080 else timedelta(0)
+        first = epoch + offset + step * math.ceil((low - epoch - offset) / step)
+        count = math.floor((high - first) / step) + 1
+        if count <= most:
+            return [first + step * i for i in range(count)] or [low]
+    for months in MONTH_STEPS:
+        month = low.year * 12 + low.month - 1  # months since year 0, counting the one low falls in
+        month += low != datetime(low.year, low.month, 1, tzinfo=UTC)  # a month starting before low
+        month = months * math.ceil(month / months)
+        found = []
+        while (moment := datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)) <= high:
+            found.append(moment)
+            month += months
+        if len(found) <= most:
+            return found or [low]
+    return [low, high]
 
 
 def percent(share: float) -> str:

@@ -3,8 +3,11 @@ files, one MLflow run per window in the real store, the alert rules across them,
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,8 @@ import pandas as pd
 import pytest
 
 from mlops import catalog, registry
+from mlops.monitoring import history
+from mlops.svg import time_ticks
 from mlops.training import train_model
 
 SMALL = ["data=generated", "data.n_rows=3000", "estimator.n_estimators=10"]
@@ -96,7 +101,8 @@ def test_a_backfill_logs_one_window_a_day_and_a_shift_alerts_when_it_persists(tr
     page = Path(history.stdout.rsplit("history ", 1)[1].strip()).read_text()
     assert page.count("<svg") >= 3  # the windows, and each drift metric with a threshold
     assert "Data drift: normalized_wasserstein_distance" in page
-    assert re.search(r'<circle [^>]*class="breach"><title>distance on 2026-10-07T00:00:00Z', page)
+    assert re.search(r'<circle [^>]*class="breach"><title>distance, window ending 2026-10-07T00:00:00Z', page)
+    assert "Windows of 1 day" not in page  # one window length: no sections
     assert page.count('class="alert band"') == 2 * (page.count("<svg") - 1)  # both alerts, on every metric
 
 
@@ -192,3 +198,112 @@ def test_history_before_any_monitor_run_says_how_to_start(run_mlops, tmp_path, m
 def test_an_option_without_the_flag_it_belongs_to_is_refused(run_mlops, args, message):
     result = run_mlops("monitor", "taxi-fare", *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def summary(
+    start: datetime, length: timedelta, values: dict[str, float], backfill: str | None = None
+) -> dict:
+    """Return a monitor window's summary with the fields the history draws: its time, rows, alert
+    state and one data drift row per feature (``values``: feature -> distance, threshold 0.1)."""
+    rows = [
+        {
+            "signal": "data_drift",
+            "metric": "normalized_wasserstein_distance",
+            "feature": feature,
+            "value": value,
+            "threshold": 0.1,
+            "breached": value > 0.1,
+        }
+        for feature, value in values.items()
+    ]
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return {
+        "window": {"start": start.strftime(stamp), "end": (start + length).strftime(stamp)},
+        "production": {"rows": 500},
+        "alert": {"state": "no breach", "reason": "no threshold breached"},
+        "breached": any(row["breached"] for row in rows),
+        "rows": rows,
+        "backfill": backfill,
+    }
+
+
+def labels(chart) -> list:
+    """Return the time-axis labels of a chart (the tick texts below the plot), left to right."""
+    bottom = max(line.y1 for line in chart.lines if line.style == "axis")
+    below = [text for text in chart.texts if text.style == "tick" and text.anchor == "middle"]
+    return sorted((text for text in below if text.y > bottom), key=lambda text: text.x)
+
+
+def test_windows_sit_on_a_time_axis_each_length_apart_and_every_feature_has_its_colour():
+    first, day = datetime(2026, 11, 2, tzinfo=UTC), timedelta(days=1)
+    features = [f"feature_{i}" for i in range(10)]
+
+    def values(i: int) -> dict[str, float]:  # feature_9 breaches from day 1 on, the others never
+        return {name: 0.01 * (j + 1) + 0.001 * i for j, name in enumerate(features)}
+
+    daily = [summary(first + day * i, day, values(i), "P1D") for i in (0, 1, 2, 4, 5)]  # day 3 missing
+    daily.append(summary(first + day * 6, timedelta(hours=12), values(6), "P1D"))  # a shorter last one
+    weekly = summary(first, 7 * day, values(0))  # a plain 7-day monitor run
+    windows = sorted([*daily, weekly], key=lambda window: window["window"]["end"])
+
+    found = history.figures(windows)
+    groups = list(dict.fromkeys(figure.group for figure in found))
+    assert groups == [
+        "Windows of 1 day: 6 windows, 2026-11-02T00:00:00Z to 2026-11-08T12:00:00Z",
+        "Windows of 7 days: 1 window, 2026-11-02T00:00:00Z to 2026-11-09T00:00:00Z",
+    ]
+    drift = next(f for f in found if f.group == groups[0] and f.heading.startswith("Data drift"))
+    lines = {polyline.tip: polyline for polyline in drift.chart.polylines}
+    assert len(lines) == 10 and len({polyline.style for polyline in lines.values()}) == 9  # 8 colours, grey
+    ranked = [f"feature_{i}" for i in range(9, 1, -1)]  # the one that breached, then the closest
+    assert drift.legend == [
+        *((name, f"s{i}") for i, name in enumerate(ranked)),
+        ("2 other features", "muted"),
+    ]
+    assert all(lines[name].style == f"line {css}" for name, css in drift.legend[:8])
+    assert lines["feature_0"].style == lines["feature_1"].style == "line muted"
+    xs = [dot.x for dot in drift.chart.dots if dot.tip.startswith("feature_9,") and dot.style != "breach"]
+    assert len(xs) == 6 and abs((xs[3] - xs[2]) - 2 * (xs[1] - xs[0])) < 0.2  # the gap of day 3
+    assert abs((xs[5] - xs[4]) - 0.75 * (xs[1] - xs[0])) < 0.2  # a half-day window, drawn at its middle
+    ticks = labels(drift.chart)
+    assert [tick.text for tick in ticks] == ["Nov 2", "Nov 3", "Nov 4", "Nov 5", "Nov 6", "Nov 7", "Nov 8"]
+    assert min(b.x - a.x for a, b in itertools.pairwise(ticks)) > 90  # labels never run into each other
+
+
+def test_the_history_page_is_well_formed_with_a_section_per_window_length(tmp_path):
+    first, day = datetime(2026, 11, 2, tzinfo=UTC), timedelta(days=1)
+    windows = [summary(first + day * i, day, {"distance": 0.05, "hour": 0.2}, "P1D") for i in range(3)]
+    windows.append(summary(first, 3 * day, {"distance": 0.04, "hour": 0.03}))
+    page = history.write(tmp_path / "history.html", "taxi-fare", windows).read_text()
+    charts = [ET.fromstring(svg) for svg in re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)]
+    assert len(charts) == 4  # rows and data drift, for each length
+    assert "<h2>Windows of 1 day: 3 windows" in page and "<h2>Windows of 3 days: 1 window" in page
+    assert '<span class="swatch s0"></span>hour' in page and '<span class="swatch s1"></span>distance' in page
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        (timedelta(hours=20), [f"2026-11-27T{hour:02d}:00" for hour in range(0, 16, 3)]),
+        (
+            timedelta(days=30),
+            ["2026-11-30T00:00", "2026-12-07T00:00", "2026-12-14T00:00", "2026-12-21T00:00"],
+        ),
+        (
+            timedelta(days=200),
+            [
+                "2026-12-01T00:00",
+                "2027-01-01T00:00",
+                "2027-02-01T00:00",
+                "2027-03-01T00:00",
+                "2027-04-01T00:00",
+                "2027-05-01T00:00",
+                "2027-06-01T00:00",
+            ],
+        ),
+    ],
+)
+def test_time_ticks_fall_on_round_times(span, expected):
+    low = datetime(2026, 11, 26, 21, 4, 9, tzinfo=UTC)
+    found = time_ticks(low, low + span)
+    assert [tick.strftime("%Y-%m-%dT%H:%M") for tick in found] == expected  # hours, Mondays, months

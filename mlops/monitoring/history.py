@@ -8,21 +8,22 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from mlops.console import plural
 from mlops.monitoring import production
-from mlops.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, compact, ticks
+from mlops.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, compact, ticks, time_ticks
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import datetime, timedelta
     from pathlib import Path
 
     from mlflow.entities import Run
 
 LAST = 30  # windows shown unless --last says otherwise (mlops monitor's --help says it too)
-PALETTE = 8  # features drawn in colour (those that breached most); the rest are grey
-WIDTH, HEIGHT = 620, 190
+PALETTE = 8  # features drawn in colour and named in the legend (those that breached most); the rest grey
+WIDTH, HEIGHT = 900, 220
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 40
 TITLES = {
     "data_drift": "Data drift",
@@ -95,12 +96,14 @@ def summaries_of(runs: list[Run], last: int, before: datetime | None = None) -> 
 
 @dataclass(frozen=True)
 class Figure:
-    """One chart of the history with its heading, legend entries (feature, CSS class) and caption."""
+    """One chart of the history with its heading, legend entries (label, CSS class), caption and the
+    heading of the window length its windows share (empty when every window has the same length)."""
 
     heading: str
     chart: Chart
     legend: list[tuple[str, str]]
     caption: str
+    group: str = ""
 
 
 def counts(windows: list[dict[str, Any]]) -> dict[str, int]:
@@ -117,81 +120,147 @@ def counts(windows: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
-def day(stamp: str) -> str:
-    """Return an axis label for a window end: the month and day, with the hour when not midnight."""
-    date, time = stamp[5:10], stamp[11:16]
-    return date if time == "00:00" else f"{date} {time}"
+def moment(stamp: str) -> datetime:
+    """Return a summary's ISO 8601 UTC time as a datetime."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp)
 
 
-def frame_of(count: int, top: float) -> Frame:
-    """Return the plot frame of ``count`` windows, one step each, and values from 0 to ``top``."""
-    return Frame(
-        LEFT, TOP, WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM, [-0.5, count - 0.5], ticks(0, top, 4)
-    )
+def length(window: dict[str, Any]) -> timedelta:
+    """Return a window's length: its backfill's step (the last window of a backfill may be shorter),
+    else its end less its start."""
+    if window.get("backfill"):
+        return production.parse_duration(window["backfill"], "backfill")
+    return moment(window["window"]["end"]) - moment(window["window"]["start"])
 
 
-def time_axes(frame: Frame, windows: list[dict[str, Any]], y_label: str) -> tuple[list[Line], list[Text]]:
-    """Return the frame's horizontal grid, its axes, a window-end label every few windows and the y
-    label."""
+def spoken(duration: timedelta) -> str:
+    """Return a window length in words: ``1 day``, ``7 days``, ``12 hours``, ``90 minutes``."""
+    seconds = duration.total_seconds()
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return plural(int(seconds // size), unit)
+    return plural(int(seconds), "second")
+
+
+def lengths(windows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Return the windows grouped by length, oldest first in each, the group with the most windows
+    first (on a tie, the one with the newest window): a distance over a week of rows is not
+    comparable with one over a day, so they are never drawn on one line."""
+    groups: dict[timedelta, list[dict[str, Any]]] = {}
+    for window in windows:
+        groups.setdefault(length(window), []).append(window)
+    return sorted(groups.values(), key=lambda group: (len(group), group[-1]["window"]["end"]), reverse=True)
+
+
+def frame_of(windows: list[dict[str, Any]], top: float, whole: bool = False) -> Frame:
+    """Return the plot frame of ``windows`` on a time axis from the first start to the last end, and
+    values from 0 to ``top`` (with ``whole``, ticked at whole numbers: counts)."""
+    low = min(moment(window["window"]["start"]).timestamp() for window in windows)
+    high = max(moment(window["window"]["end"]).timestamp() for window in windows)
+    height = HEIGHT - TOP - BOTTOM
+    return Frame(LEFT, TOP, WIDTH - LEFT - RIGHT, height, [low, high], ticks(0, top, 4, whole))
+
+
+def span(frame: Frame, window: dict[str, Any]) -> tuple[float, float]:
+    """Return the page positions of a window's start and end."""
+    start, end = (moment(window["window"][side]).timestamp() for side in ("start", "end"))
+    return frame.x(start), frame.x(end)
+
+
+def middle(frame: Frame, window: dict[str, Any]) -> float:
+    """Return the page position of a window's middle, where its values are drawn."""
+    start, end = span(frame, window)
+    return round((start + end) / 2, 1)
+
+
+def time_label(tick: datetime, first: bool, step: float) -> str:
+    """Return a time-axis label: the day (``Nov 28``), with the time (``06:00``) when not midnight,
+    the time alone where the day is not the first tick's and steps are under a day; the month and
+    year where steps are months."""
+    if step >= 28 * 86_400:
+        return tick.strftime("%b %Y")
+    if tick.hour == tick.minute == 0:
+        return tick.strftime("%b %-d")
+    return tick.strftime("%b %-d %H:%M" if first else "%H:%M")
+
+
+def time_axes(frame: Frame, y_label: str) -> tuple[list[Line], list[Text]]:
+    """Return the frame's horizontal grid, its axes, a tick and label at round UTC times (midnights,
+    hours, Mondays, months: at most 7, so labels never run into each other) and the axis labels."""
+    from datetime import UTC, datetime
+
     lines = [Line(frame.left, frame.y(y), frame.right, frame.y(y)) for y in frame.ys[1:]]
     lines += [
         Line(frame.left, frame.bottom, frame.right, frame.bottom, "axis"),
         Line(frame.left, frame.top, frame.left, frame.bottom, "axis"),
     ]
     texts = [Text(frame.left - 6, frame.y(y) + 4, compact(y), "end") for y in frame.ys]
-    every = max(1, -(-len(windows) // 8))
-    for i in range(0, len(windows), every):
-        texts.append(Text(frame.x(i), frame.bottom + 16, day(windows[i]["window"]["end"])))
+    low, high = (datetime.fromtimestamp(edge, UTC) for edge in frame.xs)
+    found = time_ticks(low, high)
+    step = (found[1] - found[0]).total_seconds() if len(found) > 1 else 0.0
+    for i, tick in enumerate(found):
+        x = frame.x(tick.timestamp())
+        lines.append(Line(x, frame.bottom, x, frame.bottom + 4, "axis"))
+        texts.append(Text(x, frame.bottom + 16, time_label(tick, i == 0, step)))
     texts.append(
         Text(frame.left - 52, round(frame.top + frame.height / 2, 1), y_label, style="label", angle=-90)
     )
-    texts.append(
-        Text(round(frame.left + frame.width / 2, 1), frame.bottom + 34, "window end (UTC)", style="label")
-    )
+    texts.append(Text(round(frame.left + frame.width / 2, 1), frame.bottom + 34, "time (UTC)", style="label"))
     return lines, texts
 
 
 def bands(frame: Frame, windows: list[dict[str, Any]]) -> list[Bar]:
-    """Return a shaded band behind each window that alerted or had too few rows to judge."""
-    step = frame.x(1) - frame.x(0)
-    return [
-        Bar(
-            round(frame.x(i) - step / 2, 1),
-            frame.top,
-            round(step, 1),
-            frame.height,
-            STATE_CLASS[window["alert"]["state"]] + " band",
-            f"{window['window']['end']}: {window['alert']['state']} ({window['alert']['reason']})",
-        )
-        for i, window in enumerate(windows)
-        if window["alert"]["state"] in ("alert", "insufficient data")
-    ]
+    """Return a shaded band over the time of each window that alerted or had too few rows to judge."""
+    found = []
+    for window in windows:
+        if window["alert"]["state"] in ("alert", "insufficient data"):
+            start, end = span(frame, window)
+            tip = f"{window['window']['end']}: {window['alert']['state']} ({window['alert']['reason']})"
+            found.append(
+                Bar(
+                    start,
+                    frame.top,
+                    round(end - start, 1),
+                    frame.height,
+                    STATE_CLASS[window["alert"]["state"]] + " band",
+                    tip,
+                )
+            )
+    return found
 
 
-def overview(windows: list[dict[str, Any]]) -> Figure:
-    """Return the chart of production rows per window, each bar coloured by its alert state."""
+def overview(windows: list[dict[str, Any]], number: str) -> Figure:
+    """Return the chart of production rows per window, each bar over the window's time coloured by
+    its alert state."""
     most = max((window["production"]["rows"] for window in windows), default=0)
-    frame = frame_of(len(windows), most or 1)
-    lines, texts = time_axes(frame, windows, "production rows")
-    step = frame.x(1) - frame.x(0)
-    bars = [
-        Bar(
-            round(frame.x(i) - step * 0.4, 1),
-            frame.y(window["production"]["rows"]),
-            round(step * 0.8, 1),
-            round(frame.bottom - frame.y(window["production"]["rows"]), 1),
-            STATE_CLASS[window["alert"]["state"]],
-            f"{window['window']['end']}: {window['production']['rows']:,} rows; {window['alert']['state']}",
+    frame = frame_of(windows, most or 1, whole=True)
+    lines, texts = time_axes(frame, "production rows")
+    bars = []
+    for window in windows:
+        start, end = span(frame, window)
+        gap = min(2.0, (end - start) / 6)  # neighbouring windows stay apart
+        rows = window["production"]["rows"]
+        when = f"{window['window']['start']} to {window['window']['end']}"
+        tip = f"{when}: {rows:,} rows; {window['alert']['state']}"
+        bars.append(
+            Bar(
+                round(start + gap, 1),
+                frame.y(rows),
+                round(end - start - 2 * gap, 1),
+                round(frame.bottom - frame.y(rows), 1),
+                STATE_CLASS[window["alert"]["state"]],
+                tip,
+            )
         )
-        for i, window in enumerate(windows)
-    ]
     tally = counts(windows)
     description = (
-        f"Production rows in each of {tally['windows']} windows; {tally['breached']} breached a threshold "
-        f"(Azure's verdict), {tally['alerts']} alerted, {tally['insufficient']} had too few rows."
+        f"Production rows in each of {plural(tally['windows'], 'window')}; {tally['breached']} breached a "
+        f"threshold (Azure's verdict), {tally['alerts']} alerted, {tally['insufficient']} had too few rows."
     )
     legend = [(state, css) for state, css in STATE_CLASS.items()]
-    chart = Chart("history-rows", WIDTH, HEIGHT, "Windows", description, bars, texts, lines, "")
+    chart = Chart(f"history-rows{number}", WIDTH, HEIGHT, "Windows", description, bars, texts, lines, "")
     return Figure("Production rows and alert state per window", chart, legend, description)
 
 
@@ -205,51 +274,70 @@ def series(windows: list[dict[str, Any]], signal: str, metric: str) -> dict[str,
     return found
 
 
-def metric_chart(windows: list[dict[str, Any]], signal: str, metric: str, number: int) -> Figure:
-    """Return the chart of one metric of one signal across the windows: a line per feature (the
-    features that breached most in colour, the others grey), the threshold dashed, every raw breach
-    a red dot, and the windows that alerted or had too few rows shaded."""
-    lines_of = series(windows, signal, metric)
+def ranked(windows: list[dict[str, Any]], lines_of: dict[str, list[dict | None]]) -> list[str]:
+    """Return the features of a chart, those that breached most (in windows with rows enough to
+    judge) first, then those closest to their threshold."""
     judged = [window["alert"]["state"] != "insufficient data" for window in windows]
-    breached = Counter(  # a window too thin to judge colours no line: its noise breaches everywhere
-        feature
-        for feature, rows in lines_of.items()
-        for row, counts in zip(rows, judged, strict=True)
-        if row is not None and row["breached"] and counts
-    )
-    coloured = [feature for feature, _ in breached.most_common(PALETTE)]
+
+    def weight(feature: str) -> tuple[int, float]:
+        rows = [row for row in lines_of[feature] if row is not None and row["value"] is not None]
+        breaches = sum(  # a window too thin to judge ranks no line: its noise breaches everywhere
+            row is not None and row["breached"] and counts
+            for row, counts in zip(lines_of[feature], judged, strict=True)
+        )
+        return breaches, max(
+            (row["value"] / row["threshold"] if row["threshold"] else 0.0 for row in rows), default=0.0
+        )
+
+    return sorted(lines_of, key=lambda feature: (*(-part for part in weight(feature)), feature))
+
+
+def metric_chart(windows: list[dict[str, Any]], signal: str, metric: str, number: str) -> Figure:
+    """Return the chart of one metric of one signal across the windows: a line per feature, each
+    value a dot at the window's middle, the PALETTE features that breached most (or came closest to
+    their threshold) in distinct colours named in the legend, any others grey; the threshold dashed,
+    every raw breach a red dot, and the windows that alerted or had too few rows shaded."""
+    lines_of = series(windows, signal, metric)
+    order = ranked(windows, lines_of)
+    coloured = order[:PALETTE]
     values = [row["value"] for rows in lines_of.values() for row in rows if row and row["value"] is not None]
     thresholds = Counter(
         row["threshold"] for rows in lines_of.values() for row in rows if row and row["threshold"] is not None
     )
     usual = thresholds.most_common(1)[0][0] if thresholds else None
-    frame = frame_of(len(windows), max([*values, usual or 0, 1e-9]))
-    grid, texts = time_axes(frame, windows, metric.replace("_", " "))
-    polylines, dots = [], []
-    for feature in sorted(lines_of, key=lambda name: name in coloured):  # coloured lines drawn last
-        style = f"line s{coloured.index(feature)}" if feature in coloured else "line muted"
+    frame = frame_of(windows, max([*values, usual or 0, 1e-9]))
+    grid, texts = time_axes(frame, metric.replace("_", " "))
+    polylines, dots, breaches = [], [], []
+    for feature in reversed(order):  # the first-ranked lines drawn last, over the others
+        style = f"s{coloured.index(feature)}" if feature in coloured else "muted"
         run: list[tuple[float, float]] = []
-        for i, row in enumerate([*lines_of[feature], None]):
+        for window, row in zip([*windows, None], [*lines_of[feature], None], strict=True):
             if row is not None and row["value"] is not None:
-                run.append((frame.x(i), frame.y(row["value"])))
+                point = (middle(frame, window), frame.y(row["value"]))
+                run.append(point)
+                when, value = window["window"]["end"], row["value"]
+                tip = f"{feature}, window ending {when}: {value:.4g} (threshold {row['threshold']:.4g})"
+                dots.append(Dot(*point, 2.5, f"point {style}", tip))
                 if row["breached"]:
-                    when, value = windows[i]["window"]["end"], row["value"]
-                    tip = f"{feature} on {when}: {value:.4g} (threshold {row['threshold']:.4g})"
-                    dots.append(Dot(frame.x(i), frame.y(row["value"]), 3.5, "breach", tip))
+                    breaches.append(Dot(*point, 3.5, "breach", tip))
             elif run:
-                polylines.append(Polyline(tuple(run) if len(run) > 1 else (run[0], run[0]), style, feature))
+                if len(run) > 1:
+                    polylines.append(Polyline(tuple(run), f"line {style}", feature))
                 run = []
     if usual is not None:
         grid.append(Line(frame.left, frame.y(usual), frame.right, frame.y(usual), "threshold"))
     others = len(lines_of) - len(coloured)
     raw = sum(row is not None and row["breached"] for rows in lines_of.values() for row in rows)
-    grey = f"; {others} other feature{'s' if others != 1 else ''} (no breach where rows sufficed) in grey"
     caption = (
-        f"{metric} of {len(lines_of)} feature{'s' if len(lines_of) != 1 else ''}"
+        f"{metric} of {plural(len(lines_of), 'feature')}, each window a dot at its middle"
         + (f", threshold {usual:.4g} (dashed)" if usual is not None else "")
         + (" or its own where a feature sets one" if len(thresholds) > 1 else "")
         + f"; {raw} raw breaches (red dots)"
-        + (grey if coloured and others else "")
+        + (
+            f"; the {plural(others, 'other feature')} (fewer breaches, further from the threshold) in grey"
+            if others
+            else ""
+        )
         + "."
     )
     title = f"{TITLES.get(signal, signal)}: {metric}"
@@ -264,26 +352,42 @@ def metric_chart(windows: list[dict[str, Any]], signal: str, metric: str, number
         grid,
         "",
         polylines,
-        dots,
+        dots + breaches,
     )
-    return Figure(title, chart, [(feature, f"s{i}") for i, feature in enumerate(coloured)], caption)
+    legend = [(feature, f"s{i}") for i, feature in enumerate(coloured)]
+    if others:
+        legend.append((plural(others, "other feature"), "muted"))
+    return Figure(title, chart, legend, caption)
 
 
 def figures(windows: list[dict[str, Any]]) -> list[Figure]:
-    """Return the overview and one chart per (signal, metric) with a threshold in some window, leaving
-    out the metrics that were 0 in every window (``quiet`` names them)."""
+    """Return, for each window length (``lengths``), the overview and one chart per (signal, metric)
+    with a threshold in some window, leaving out the metrics that were 0 in every window (``quiet``
+    names them). With more than one length each figure names its length in ``group``."""
     if not windows:
         return []
-    pairs = dict.fromkeys(
-        (row["signal"], row["metric"])
-        for window in windows
-        for row in window["rows"]
-        if row["threshold"] is not None
-    )
-    loud = [pair for pair in pairs if pair not in quiet(windows)]
-    return [overview(windows)] + [
-        metric_chart(windows, signal, metric, number) for number, (signal, metric) in enumerate(loud)
-    ]
+    groups = lengths(windows)
+    found = []
+    for g, group in enumerate(groups):
+        pairs = dict.fromkeys(
+            (row["signal"], row["metric"])
+            for window in group
+            for row in window["rows"]
+            if row["threshold"] is not None
+        )
+        loud = [pair for pair in pairs if pair not in quiet(group)]
+        shown = [overview(group, f"-{g}")] + [
+            metric_chart(group, signal, metric, f"{g}-{number}")
+            for number, (signal, metric) in enumerate(loud)
+        ]
+        if len(groups) > 1:
+            heading = (
+                f"Windows of {spoken(length(group[0]))}: {plural(len(group), 'window')}, "
+                f"{group[0]['window']['start']} to {group[-1]['window']['end']}"
+            )
+            shown = [replace(figure, group=heading) for figure in shown]
+        found += shown
+    return found
 
 
 def quiet(windows: list[dict[str, Any]]) -> list[tuple[str, str]]:
