@@ -9,6 +9,7 @@ import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlops.console import plural
@@ -16,7 +17,6 @@ from mlops.monitoring import production
 from mlops.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, compact, ticks, time_ticks
 
 if TYPE_CHECKING:
-    from datetime import datetime, timedelta
     from pathlib import Path
 
     from mlflow.entities import Run
@@ -122,8 +122,6 @@ def counts(windows: list[dict[str, Any]]) -> dict[str, int]:
 
 def moment(stamp: str) -> datetime:
     """Return a summary's ISO 8601 UTC time as a datetime."""
-    from datetime import datetime
-
     return datetime.fromisoformat(stamp)
 
 
@@ -181,16 +179,15 @@ def time_label(tick: datetime, first: bool, step: float) -> str:
     year where steps are months."""
     if step >= 28 * 86_400:
         return tick.strftime("%b %Y")
+    day = f"{tick:%b} {tick.day}"
     if tick.hour == tick.minute == 0:
-        return tick.strftime("%b %-d")
-    return tick.strftime("%b %-d %H:%M" if first else "%H:%M")
+        return day
+    return f"{day} {tick:%H:%M}" if first else f"{tick:%H:%M}"
 
 
 def time_axes(frame: Frame, y_label: str) -> tuple[list[Line], list[Text]]:
     """Return the frame's horizontal grid, its axes, a tick and label at round UTC times (midnights,
     hours, Mondays, months: at most 7, so labels never run into each other) and the axis labels."""
-    from datetime import UTC, datetime
-
     lines = [Line(frame.left, frame.y(y), frame.right, frame.y(y)) for y in frame.ys[1:]]
     lines += [
         Line(frame.left, frame.bottom, frame.right, frame.bottom, "axis"),
