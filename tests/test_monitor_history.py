@@ -277,7 +277,8 @@ def test_the_history_page_is_well_formed_with_a_section_per_window_length(tmp_pa
     page = history.write(tmp_path / "history.html", "taxi-fare", windows).read_text()
     charts = [ET.fromstring(svg) for svg in re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)]
     assert len(charts) == 4  # rows and data drift, for each length
-    assert "<h2>Windows of 1 day: 3 windows" in page and "<h2>Windows of 3 days: 1 window" in page
+    assert '<h3 class="group">Windows of 1 day: 3 windows' in page
+    assert '<h3 class="group">Windows of 3 days: 1 window' in page
     assert '<span class="swatch s0"></span>hour' in page and '<span class="swatch s1"></span>distance' in page
 
 
