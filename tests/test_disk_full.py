@@ -274,13 +274,15 @@ def test_a_read_only_file_system_is_named_and_a_remount_read_write_is_enough(tra
     assert disk.files() == ["card", "card/card.html", "card/card.json", "card/card.md"]
 
 
-def test_train_with_a_full_state_folder_says_so_and_the_store_trains_on_once_space_returns(
+def test_train_and_deploy_with_a_full_state_folder_say_so_and_the_store_trains_on_after(
     trained, tmpfs, tmp_path, run_mlops, monkeypatch
 ):
     from mlops import registry
 
     disk = tmpfs(tmp_path / "state", size="16m")
-    shutil.copytree(trained, disk.folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("collected"))
+    shutil.copytree(
+        trained, disk.folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("collected", "endpoints")
+    )
     monkeypatch.setenv("MLOPS_STATE_DIR", str(disk.folder))
     kept = disk.files()
     disk.fill()
@@ -295,6 +297,9 @@ def test_train_with_a_full_state_folder_says_so_and_the_store_trains_on_once_spa
         failed.stderr.strip().splitlines()[-1]
     ]
     assert disk.files() == kept
+    error = one_error(mlops("deploy", "taxi-fare", "--online"))  # fails before a server starts
+    assert error.startswith("error: " + NO_SPACE.format(path=disk.folder / "endpoints/taxi-fare/keys.json"))
+    assert set(disk.files()) - set(kept) == {"endpoints", "endpoints/taxi-fare", "endpoints/taxi-fare/.lock"}
 
     disk.free()
     trained_again = mlops("train", "taxi-fare", *TRAIN)

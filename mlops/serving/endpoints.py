@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlops import lineage, project
+from mlops import atomic, lineage, project
 from mlops.errors import MlopsError
 from mlops.serving import keys
 
@@ -65,11 +65,8 @@ def read(name: str) -> dict[str, Any]:
 
 
 def write(record: dict[str, Any]) -> None:
-    """Replace the record of an endpoint atomically (a running server applies it)."""
-    path = folder(record["name"]) / RECORD
-    temporary = path.with_name(f".{RECORD}.{os.getpid()}")
-    temporary.write_text(json.dumps(record, indent=2))
-    os.replace(temporary, path)
+    """Replace the record of an endpoint whole or not at all (a running server applies it)."""
+    atomic.write(folder(record["name"]) / RECORD, json.dumps(record, indent=2))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
+from mlops import atomic
 from mlops.errors import MlopsError
 
 FILE = "keys.json"
@@ -15,14 +16,8 @@ NAMES = ("primary", "secondary")
 
 
 def write(folder: Path, keys: dict[str, str]) -> None:
-    """Replace the key file atomically with a file only the owner can read."""
-    path = folder / FILE
-    temporary = path.with_name(f".{FILE}.{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        os.fchmod(descriptor, 0o600)
-        json.dump(keys, file)
-    os.replace(temporary, path)
+    """Replace the key file whole or not at all with a file only the owner can read."""
+    atomic.write(folder / FILE, json.dumps(keys), mode=0o600)
 
 
 def ensure(folder: Path) -> None:
