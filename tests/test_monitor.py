@@ -287,6 +287,7 @@ def test_a_version_without_a_baseline_gets_a_clear_message(run_mlops, tmp_path):
     shutil.rmtree(Path(artifacts) / "model" / baseline.ARTIFACT_PATH)
     # as a version registered before baselines (and file digests) were recorded
     registry.client().delete_model_version_tag("breast-cancer", "1", digests.TAG)
+    (tmp_path / "rows.csv").write_text("mean_radius\n1.5\n")  # a production file: the baseline is missing
     result = run_mlops("monitor", "breast-cancer", "--production", str(tmp_path))
     assert result.returncode == 2
     assert "version 1 of 'breast-cancer' has no monitoring baseline" in result.stderr
@@ -416,6 +417,7 @@ def test_download_mistakes_name_the_fix(champion_folder, tmp_path, model, traffi
 
 
 def test_a_folder_without_a_model_is_refused(trained, run_mlops, tmp_path):
+    (tmp_path / "rows.csv").write_text("distance\n1.5\n")  # a production file: the model folder is wrong
     result = monitor_taxi(run_mlops, tmp_path, "--model", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path} holds no MLmodel file; pass the folder of one MLflow model" in result.stderr
