@@ -197,6 +197,18 @@ def test_one_bin_and_empty_production_render():
     ]
 
 
+def test_an_hour_column_is_ticked_at_whole_hours_where_they_fall():
+    edges = [23 / 6 * i for i in range(7)]  # Azure's 6 equal-width bins over hours 0 to 23: 3.833 wide
+    hours = {"pickup_hour": Histogram("numerical", edges, [5, 9, 12, 14, 11, 6], [6, 8, 12, 15, 10, 6])}
+    (chart,) = svgs(report.render(summary(), hours))
+    bottom = max(float(text.get("y")) for text in chart.iter("text"))
+    ticks = [text for text in chart.iter("text") if float(text.get("y")) == bottom]
+    assert [text.text for text in ticks] == ["0", "5", "10", "15", "20"]
+    xs = [float(text.get("x")) for text in ticks]
+    assert abs((xs[1] - xs[0]) * 23 / 5 - (report.WIDTH - report.LEFT - report.RIGHT)) < 1  # 5 of 23 hours
+    assert any(tip.text.startswith("3.833 to 7.667: baseline") for tip in chart.iter("title"))
+
+
 def test_many_categories_are_capped_and_the_rest_counted():
     labels = [f"zone-{i:03d}" for i in range(500)]
     many = {"zone": Histogram("categorical", labels, list(range(1, 501)), list(range(500, 0, -1)))}

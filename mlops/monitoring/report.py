@@ -13,7 +13,7 @@ from mlops import page
 from mlops.monitoring import history
 from mlops.monitoring.alerting import beyond_noise
 from mlops.page import number
-from mlops.svg import Bar, Chart, Line, Text, ceiling, compact, percent
+from mlops.svg import Bar, Chart, Line, Text, ceiling, compact, percent, ticks
 
 if TYPE_CHECKING:
     from mlops.monitoring.metrics import Histogram
@@ -201,16 +201,26 @@ def share_axis(top: float) -> tuple[list[Line], list[Text]]:
 
 
 def edge_axis(edges: list[float], step: float) -> tuple[list[Line], list[Text]]:
-    """Return tick marks and labels under every n-th bin edge (at most EDGE_TICKS + 1) and the last."""
+    """Return tick marks and labels under every n-th bin edge (at most EDGE_TICKS + 1) and the last;
+    over a range from one whole number to another (an hour's, a count's) at whole numbers instead,
+    each where it falls across the equal-width bins (Azure's edges, 3.833 for hours in 6 bins, stay
+    in the bars' tooltips)."""
     bins = len(edges) - 1
-    every = max(1, math.ceil(bins / EDGE_TICKS))
-    indices = [*range(0, bins, every), bins] if bins > 0 else []
-    if len(indices) > 2 and bins - indices[-2] <= every / 2:
-        del indices[-2]
     bottom = TOP + PLOT_HEIGHT
-    xs = [round(LEFT + step * i, 1) for i in indices]
+    if bins > 1 and float(edges[0]).is_integer() and float(edges[-1]).is_integer():
+        low, high = edges[0], edges[-1]
+        values = [value for value in ticks(low, high, EDGE_TICKS, whole=True) if low <= value <= high]
+        xs = [round(LEFT + step * bins * (value - low) / (high - low), 1) for value in values]
+        labels = [compact(value) for value in values]
+    else:
+        every = max(1, math.ceil(bins / EDGE_TICKS))
+        indices = [*range(0, bins, every), bins] if bins > 0 else []
+        if len(indices) > 2 and bins - indices[-2] <= every / 2:
+            del indices[-2]
+        xs = [round(LEFT + step * i, 1) for i in indices]
+        labels = [compact(edges[i]) for i in indices]
     lines = [Line(x, bottom, x, bottom + 4, "axis") for x in xs]
-    return lines, [Text(x, bottom + 16, compact(edges[i])) for x, i in zip(xs, indices, strict=True)]
+    return lines, [Text(x, bottom + 16, label) for x, label in zip(xs, labels, strict=True)]
 
 
 def numerical_chart(chart_id: str, column: str, histogram: Histogram) -> Chart:
