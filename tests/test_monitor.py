@@ -433,6 +433,8 @@ def test_a_window_with_too_few_rows_is_insufficient_data_and_exits_0(trained, ru
     assert summary["alert"]["state"] == "insufficient data" and not summary["alert"]["raised"]
     assert "35 production rows, fewer than monitoring.alerting.min_rows 100" in summary["alert"]["reason"]
     assert "alert: insufficient data" in result.stdout
+    [line] = [line for line in result.stdout.splitlines() if "data_drift: distance normalized_wass" in line]
+    assert "(threshold 0.1; noise threshold " in line and "within noise" not in line  # both shown
 
 
 @pytest.mark.parametrize(

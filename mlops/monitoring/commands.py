@@ -274,9 +274,16 @@ def report(summary: dict, folder: Path) -> None:
         click.echo(f"  note: {note}")
     for row in summary["rows"]:
         if row["breached"]:
+            noise = row.get("noise_threshold")
+            within = noise is not None and row["value"] <= noise
+            shown = (
+                f"; noise threshold {noise:.4g}{', within noise' if within else ''}"
+                if noise is not None
+                else ""
+            )
             click.echo(
                 f"  BREACHED {row['signal']}: {row['feature']} {row['metric']} = {row['value']:.4g} "
-                f"(threshold {row['threshold']:.4g})"
+                f"(threshold {row['threshold']:.4g}{shown})"
             )
     verdict = "threshold breached" if summary["breached"] else "no threshold breached"
     alert = summary["alert"]
