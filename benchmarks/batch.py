@@ -27,7 +27,7 @@ def make_csv(path: Path, rows: int) -> None:
     import pyarrow as pa
     import pyarrow.csv
 
-    from mlops import catalog
+    from mlops.models import catalog
 
     catalog.load_config("taxi-fare")  # puts the model's code on sys.path
     from taxi_fare.data import load
@@ -46,9 +46,10 @@ def measure(kind: str, file: str, output: str, *overrides: str) -> None:
     import pandas as pd
     import skops.io  # noqa: F401
 
-    from mlops import catalog, registry
+    from mlops import registry
     from mlops.batch import job
-    from mlops.features import feature_columns
+    from mlops.models import catalog
+    from mlops.models.features import feature_columns
 
     started, cpu = time.perf_counter(), time.process_time()
     if kind == "ours":
@@ -88,8 +89,8 @@ def main() -> None:
         os.environ["MLOPS_STATE_DIR"] = str(Path(folder) / "state")
         os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
         os.environ.pop("MLFLOW_TRACKING_URI", None)
-        from mlops import catalog
-        from mlops.training import train_model
+        from mlops.models import catalog
+        from mlops.training.run import train_model
 
         train_model("taxi-fare", [f"estimator.n_estimators={args.trees}"], echo=lambda _: None)
         size = args.mini_batch_size or catalog.load_config("taxi-fare").deployment.batch.mini_batch_size

@@ -4,8 +4,8 @@ champion of the same size (only the forest's seed differs) and against one with 
     python benchmarks/cost.py                  # taxi-fare, 20 against 20 and 200 trees, 10 repeats
     python benchmarks/cost.py --repeats 30 --trees 100
 
-Each repeat is one ``mlops.cost.serving`` call, as one train makes it (single-row calls of both models
-interleaved, then batch calls). It prints, per figure, the lowest, median and highest ratio of the
+Each repeat is one ``mlops.evaluation.cost.serving`` call, as one train makes it (single-row calls of
+both models interleaved, then batch calls). It prints, per figure, the lowest, median and highest ratio of the
 candidate's cost to the champion's over the repeats: a bound of 1.5 flips a same-size verdict only if
 the highest same-size ratio reaches it, and catches the bigger model only if its lowest ratio does.
 The peer is ``timeit``'s way, the best of several plain loops of the candidate alone then the champion
@@ -21,8 +21,8 @@ import time
 
 def fitted(trees: int, seed: int, rows: int):
     """Return a taxi-fare pipeline of ``trees`` trees (one core) fitted on generated trips, and test rows."""
-    from mlops import catalog
-    from mlops.features import build_pipeline, feature_columns
+    from mlops.models import catalog
+    from mlops.models.features import build_pipeline, feature_columns
 
     cfg = catalog.load_config("taxi-fare", ["data=generated", "estimator.n_jobs=1"])
     from taxi_fare.data import load  # the model's code is importable once its config is composed
@@ -50,7 +50,7 @@ def plain(candidate, champion, features, calls: int = 50, loops: int = 3) -> dic
 
 
 def main() -> None:
-    from mlops import cost
+    from mlops.evaluation import cost
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)

@@ -23,8 +23,8 @@ def fitted(name: str, rows: int):
     """Return (candidate, champion, test features, test target, training seconds) for ``name``."""
     from sklearn.base import clone
 
-    from mlops import catalog
-    from mlops.features import build_pipeline, feature_columns
+    from mlops.models import catalog
+    from mlops.models.features import build_pipeline, feature_columns
 
     cfg = catalog.load_config(name, ["data=generated", f"data.n_rows={rows * 5}", "estimator.n_jobs=-1"])
     module = __import__(f"{name.replace('-', '_')}.data", fromlist=["load"])
@@ -41,8 +41,8 @@ def fitted(name: str, rows: int):
 
 
 def ours(cfg, candidate, champion, features, target, resamples: int) -> tuple[float, object]:
-    from mlops import metrics
-    from mlops.uncertainty import improvement
+    from mlops.evaluation import metrics
+    from mlops.evaluation.uncertainty import improvement
 
     a, b = (metrics.outputs(cfg.task, pipeline, features) for pipeline in (candidate, champion))
     started = time.perf_counter()

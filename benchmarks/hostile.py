@@ -9,7 +9,8 @@ every kind of ``tests/hostile.py`` in turn (40 kinds: broken JSON, out-of-range 
 columns, oversized and unauthenticated requests, garbage HTTP), from 4 clients. The sides:
 
 - ours: ``mlops deploy`` (key auth, data collection on);
-- azmlinfsrv: Azure's inference server running our ``mlops/azureml/score.py``, as in benchmarks/online.py;
+- azmlinfsrv: Azure's inference server running our ``mlops/azureml/runtime/score.py``, as in
+  benchmarks/online.py;
 - mlflow: ``mlflow models serve -w 1`` (no auth: its "no key" requests are valid ones).
 
 For each side it prints the answers by class, requests that got no answer within 5 s, how much its
@@ -97,7 +98,7 @@ def measure(port: int, key: str, path: str, log: Path, requests: list[Hostile], 
 def our_side(state: Path, requests: list[Hostile], valid: bytes) -> dict:
     from omegaconf import OmegaConf
 
-    from mlops import catalog
+    from mlops.models import catalog
     from mlops.serving import endpoints, keys
 
     settings = OmegaConf.to_container(catalog.load_config("taxi-fare").deployment.online)

@@ -10,7 +10,7 @@ then 100-row request as fast as answers come. The sides:
 
 - ours: ``mlops deploy`` (one uvicorn process, micro-batching), with key auth and data collection on;
 - mlflow: ``mlflow models serve -w 1``;
-- azmlinfsrv: Azure's inference server running our ``mlops/azureml/score.py`` (what a managed online
+- azmlinfsrv: Azure's inference server running our ``mlops/azureml/runtime/score.py`` (what a managed online
   deployment runs), in an environment built from the rendered online conda file and nothing else, the
   code as uploaded, ``WORKER_COUNT`` one per core as the deployment renders it per vCPU;
 - mlserver: MLServer 1.7 with its scikit-learn runtime and adaptive batching (``max_batch_time`` 2 ms,
@@ -55,8 +55,8 @@ def free_port() -> int:
 
 def trips(rows: int):
     """Return ``rows`` unseen taxi-fare feature rows, numeric features as floats."""
-    from mlops import catalog
-    from mlops.features import feature_columns
+    from mlops.models import catalog
+    from mlops.models.features import feature_columns
 
     cfg = catalog.load_config("taxi-fare")
     from taxi_fare.data import load
@@ -196,7 +196,7 @@ def our_side(clients: int, seconds: float) -> dict:
     """Measure our endpoint (key auth, data collection)."""
     from omegaconf import OmegaConf
 
-    from mlops import catalog
+    from mlops.models import catalog
     from mlops.serving import endpoints, keys
 
     settings = OmegaConf.to_container(catalog.load_config("taxi-fare").deployment.online)
@@ -326,7 +326,7 @@ def trained(prefix: str, overrides: list[str]) -> Iterator[Path]:
         os.environ.update({"MLOPS_STATE_DIR": str(state), "MLFLOW_DISABLE_TELEMETRY": "true"})
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         os.chdir(ROOT)
-        from mlops.training import train_model
+        from mlops.training.run import train_model
 
         train_model("taxi-fare", overrides, echo=lambda _: None)
         yield state

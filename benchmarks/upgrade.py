@@ -58,7 +58,7 @@ def main() -> None:
         subprocess.run([*git, "add", "--all"], check=True)
         subprocess.run([*git, "commit", "--quiet", "-m", "T1"], env=env, check=True)
         os.environ.update(MLOPS_ROOT=str(root))
-        from mlops import scaffold
+        from mlops.templating import scaffold
 
         started = time.perf_counter()
         for number in range(args.folders):

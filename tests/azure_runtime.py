@@ -120,12 +120,12 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
 
 
 class InferenceServer:
-    """``azmlinfsrv`` serving the uploaded ``mlops/azureml/score.py`` from a built environment."""
+    """``azmlinfsrv`` serving the uploaded ``mlops/azureml/runtime/score.py`` from a built environment."""
 
     def __init__(self, bin_dir: Path, code: Path, model_dir: Path, variables: dict[str, str], log: Path):
         self.port = free_port()
         self.log = log
-        script = code / "mlops" / "azureml" / "score.py"
+        script = code / "mlops" / "azureml" / "runtime" / "score.py"
         server = bin_dir / "azmlinfsrv"
         if not server.is_file():
             raise AssertionError(

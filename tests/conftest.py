@@ -42,7 +42,7 @@ def use_state():
 def trained_state(tmp_path_factory, use_state):
     """Return a function that trains each (model, overrides) pair in order into a new state folder
     named after ``label`` and returns the folder: for a module whose tests share one trained store."""
-    from mlops.training import train_model
+    from mlops.training.run import train_model
 
     def train(label: str, runs: list[tuple[str, list[str]]]) -> Path:
         folder = tmp_path_factory.mktemp(label)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops import catalog
 from mlops.azureml import lock, render, validate
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.models import catalog
 
 MODELS = catalog.model_names()
 ENVIRONMENTS = ["dev", "staging", "prod"]

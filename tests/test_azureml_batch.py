@@ -19,10 +19,11 @@ import pytest
 import yaml
 from azure_runtime import REPO, build_environment, mount_model, upload
 
-from mlops import catalog, registry
+from mlops import registry
 from mlops.azureml import render
 from mlops.batch import job
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.models import catalog
 
 pytestmark = pytest.mark.azure_runtime
 
@@ -122,7 +123,7 @@ def run_job(
         **changes,
     }
     flags = [item for key, value in options.items() for item in (f"--{key.replace('_', '-')}", str(value))]
-    script = azure["code"] / "mlops" / "azureml" / "score_batch.py"
+    script = azure["code"] / "mlops" / "azureml" / "runtime" / "score_batch.py"
     command = [str(azure["bin"] / "python"), str(DRIVER), "--script", str(script)]
     command += ["--input", str(inputs), "--output", str(output), *flags]
     environment = {
@@ -286,7 +287,7 @@ def test_two_inputs_with_one_name_score_the_first_and_refuse_the_other(azure, re
         "script = driver.load_script(Path(sys.argv[1])); script.init(); "
         "print(json.dumps([script.run(sys.argv[2:]) for _attempt in range(2)]))"
     )
-    script = azure["code"] / "mlops" / "azureml" / "score_batch.py"
+    script = azure["code"] / "mlops" / "azureml" / "runtime" / "score_batch.py"
     environment = {
         "PATH": f"{azure['bin']}{os.pathsep}/usr/bin:/bin",
         "HOME": str(azure["home"]),

@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 
 from mlops.azureml import credentials
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
 
 REQUEST_TOKEN = "runtime-token-123"
 

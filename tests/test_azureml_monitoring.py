@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops import catalog
 from mlops.azureml import render, validate
+from mlops.models import catalog
 
 REPO = Path(__file__).resolve().parents[1]
 EMAILS = ["mlops@example.com"]

@@ -31,9 +31,10 @@ from azure_runtime import (
 from contract_cases import MAX_BYTES, cases
 from hostile import KINDS, Rows, generate, send
 
-from mlops import catalog, registry
+from mlops import registry
 from mlops.azureml import render
-from mlops.features import feature_columns
+from mlops.models import catalog
+from mlops.models.features import feature_columns
 from mlops.serving import endpoints, keys
 
 pytestmark = pytest.mark.azure_runtime
@@ -267,7 +268,7 @@ def test_without_collection_the_server_scores_and_warns_once_per_worker(azure):
 
 def test_a_broken_import_path_or_a_missing_server_fails_naming_the_cause(app, tmp_path):
     code = upload(REPO, tmp_path / "app")
-    script = code / "mlops" / "azureml" / "score.py"
+    script = code / "mlops" / "azureml" / "runtime" / "score.py"
     script.write_text(script.read_text().replace("    sys.path.insert(0, str(CODE))", "    pass"))
     model_dir = tmp_path / "app" / "azureml-models" / "taxi-fare" / "1"
     variables = {"MLOPS_MODEL": "taxi-fare"}

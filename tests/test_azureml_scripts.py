@@ -12,8 +12,8 @@ import sys
 import pandas as pd
 import pytest
 
-from mlops import catalog
-from mlops.azureml import reference
+from mlops.models import catalog
+from mlops.monitoring import reference
 
 SMALL = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=10"]
 

@@ -22,8 +22,8 @@ import pytest
 import yaml
 from azure_runtime import build_venv, model_with_baseline
 
-from mlops.azureml import reference, render
-from mlops.monitoring import baseline
+from mlops.azureml import render
+from mlops.monitoring import baseline, reference
 
 pytestmark = pytest.mark.azure_runtime
 

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from azure_runtime import model_with_baseline
 
-from mlops import digests
-from mlops.azureml import reference, submit
-from mlops.errors import MlopsError
-from mlops.monitoring import baseline
+from mlops.azureml import submit, workspace
+from mlops.core.errors import MlopsError
+from mlops.monitoring import baseline, reference
+from mlops.registry import digests
 
 # what the pipeline's register step writes to its registration output (tests/test_steps.py runs it)
 REGISTERED = {"model": "taxi-fare", "version": "7", "champion": True, "reason": "rmse 2.1 beats 2.4"}
@@ -205,7 +205,7 @@ def test_online_deploy_creates_the_endpoint_the_deployment_then_the_traffic(mode
     assert rest["sku"]["capacity"] == 1
     properties = rest["properties"]
     assert (properties["instanceType"], properties["model"]) == ("Standard_DS3_v2", "credit-default:3")
-    assert properties["codeConfiguration"]["scoringScript"] == "mlops/azureml/score.py"
+    assert properties["codeConfiguration"]["scoringScript"] == "mlops/azureml/runtime/score.py"
     assert properties["dataCollector"]["collections"] == {
         "model_inputs": {"dataCollectionMode": "enabled", "samplingRate": 1.0},
         "model_outputs": {"dataCollectionMode": "enabled", "samplingRate": 1.0},
@@ -482,4 +482,4 @@ def test_without_the_azure_extra_the_error_says_how_to_install_it(monkeypatch, m
     with pytest.raises(
         MlopsError, match=rf"{missing} is not installed; install the Azure extra: pip install"
     ):
-        submit.workspace_client(render.compose("taxi-fare", "dev"))
+        workspace.client(render.compose("taxi-fare", "dev"))

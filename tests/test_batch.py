@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from mlops import catalog, registry
-from mlops.batch import commands, job
+from mlops import registry
+from mlops.batch import job
 from mlops.cli import Group
-from mlops.errors import MlopsError
-from mlops.features import feature_columns, missing_as_nan
+from mlops.cli import batch as commands
+from mlops.core.errors import MlopsError
+from mlops.models import catalog
+from mlops.models.features import feature_columns, missing_as_nan
 
 # the real trips taxi-fare ships for batch scoring and monitoring, columns in another order than training's
 REAL_BATCH_FILE = Path(__file__).resolve().parents[1] / "data-science/models/taxi-fare/data/taxi-batch.csv"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from mlops import catalog
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.models import catalog
 
 EXAMPLES = ["breast-cancer", "credit-default", "taxi-fare"]
 
@@ -39,7 +39,7 @@ def test_overrides_change_values_and_pick_shared_groups():
 
 def test_file_data_group_comes_from_the_framework():
     cfg = catalog.load_config("taxi-fare", ["data=file", "data.path=trips.csv"])
-    assert cfg.data._target_ == "mlops.data.read_table"
+    assert cfg.data._target_ == "mlops.models.data.read_table"
     assert cfg.data.path == "trips.csv"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops import changes
+from mlops.models import changes
 
 MODELS = ("credit-default", "taxi-fare", "churn")
 

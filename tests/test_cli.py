@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from mlops import catalog, registry
+from mlops import registry
+from mlops.models import catalog
 
 HEAVY = ("mlflow", "sklearn", "hydra", "pandas", "numpy", "scipy", "jinja2", "cookiecutter", "azure")
 
@@ -55,6 +56,31 @@ def test_help_imports_no_heavy_library():
         assert f"  {command} " in result.stdout
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
     assert not imported & set(HEAVY)
+
+
+LOADED = """
+import contextlib, io, json, sys
+from mlops.cli import cli
+with contextlib.redirect_stdout(io.StringIO()) as shown, contextlib.suppress(SystemExit):
+    cli.main([sys.argv[1], "--help"], prog_name="mlops")
+print(json.dumps({"usage": shown.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def test_each_command_loads_only_its_own_module_of_the_command_table():
+    from mlops.cli import COMMANDS
+
+    listed = subprocess.run([sys.executable, "-m", "mlops", "--help"], capture_output=True, text=True)
+    names = [line.split()[0] for line in listed.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert names == sorted(COMMANDS)
+    for name, target in COMMANDS.items():
+        result = subprocess.run([sys.executable, "-c", LOADED, name], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        found = json.loads(result.stdout)
+        assert found["usage"].startswith(f"Usage: mlops {name} "), found["usage"]
+        commands = {module for module in found["modules"] if module.startswith("mlops.cli.")}
+        assert commands - {"mlops.cli.targets"} == {f"mlops.cli.{target.partition(':')[0]}"}, name
+        assert not {module.split(".")[0] for module in found["modules"]} & set(HEAVY), name
 
 
 def test_train_all_then_list_shows_every_champion(run_mlops):

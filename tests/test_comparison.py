@@ -1,5 +1,6 @@
-"""The comparison report: chart data of real fitted models (``mlops.curves``) and the one self-contained,
-escaped HTML page that sets the candidate beside the champion (``mlops.comparison``)."""
+"""The comparison report: chart data of real fitted models (``mlops.evaluation.curves``) and the one
+self-contained, escaped HTML page that sets the candidate beside the champion
+(``mlops.reports.comparison``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeRegressor
 
-from mlops import comparison, curves, metrics, uncertainty
+from mlops.evaluation import curves, metrics, uncertainty
+from mlops.reports import comparison
 
 QUERY = 'a < 3 & b == "<script>"'
 REASON = 'slice "<b>night</b>" got worse & the size is over its bound'

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from mlops import data
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.models import data
 
 
 def test_read_table_reads_csv_and_parquet(tmp_path):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mlops import atomic
-from mlops.errors import translated
+from mlops.core import atomic
+from mlops.core.refusals import translated
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -167,8 +167,8 @@ def collected(folder: Path) -> dict[str, list[dict]]:
 
 
 def test_the_endpoint_answers_503_while_it_cannot_collect_and_200_with_its_records_after(trained, tmpfs):
-    from mlops import catalog
-    from mlops.features import feature_columns
+    from mlops.models import catalog
+    from mlops.models.features import feature_columns
     from mlops.serving import endpoints, keys
 
     disk = tmpfs(trained / "collected" / "taxi-fare")

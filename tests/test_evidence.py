@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from mlops import registry
-from mlops.errors import MlopsError
-from mlops.training import train_model
+from mlops.core.errors import MlopsError
+from mlops.training.run import train_model
 
 TAXI = ["data=generated", "data.n_rows=2000", "estimator.n_estimators=20", "estimator.n_jobs=1"]
 
@@ -286,14 +286,14 @@ def test_a_flipped_byte_in_a_logged_model_is_refused_by_promote_deploy_and_batch
     ],
 )
 def test_a_malformed_slice_or_cost_bound_names_the_key_and_the_file(override, message):
-    from mlops import catalog
+    from mlops.models import catalog
 
     with pytest.raises(MlopsError, match=r"data-science/models/taxi-fare/config/model\.yaml: " + message):
         catalog.load_config("taxi-fare", [override])
 
 
 def test_a_slice_over_a_column_with_missing_values_leaves_those_rows_out():
-    from mlops.slices import Slice
+    from mlops.evaluation.slices import Slice
 
     frame = pd.DataFrame({"vendor": pd.array([1, 2, None, 2], dtype="Int64")})
     assert Slice("vendor_2", "vendor == 2").mask(frame).tolist() == [False, True, False, True]

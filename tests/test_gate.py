@@ -2,8 +2,8 @@
 
 import pytest
 
-from mlops.gate import decide
-from mlops.uncertainty import Interval
+from mlops.evaluation.gate import decide
+from mlops.evaluation.uncertainty import Interval
 
 
 def around(champion, candidate, metric="rmse", spread=0.05, rows=500):
@@ -107,7 +107,7 @@ def test_a_metric_that_is_not_a_number_fails_the_gate_with_the_reason(value):
 
 
 def test_a_one_row_test_split_is_rejected_with_a_nan_reason(isolated_state):
-    from mlops.training import train_model
+    from mlops.training.run import train_model
 
     outcome = train_model(
         "taxi-fare",
@@ -118,7 +118,7 @@ def test_a_one_row_test_split_is_rejected_with_a_nan_reason(isolated_state):
 
 
 def sliced(status, candidate=3.5, champion=2.0, tolerance=1.0):
-    """One judged slice of the compared rows, as mlops.slices reports it."""
+    """One judged slice of the compared rows, as mlops.evaluation.slices reports it."""
     interval = Interval(
         champion - candidate, champion - candidate - 0.2, champion - candidate + 0.2, 0.95, 1000, 80
     )

@@ -18,8 +18,8 @@ from hostile import KINDS, Rows, generate, send
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops import catalog
-from mlops.features import feature_columns
+from mlops.models import catalog
+from mlops.models.features import feature_columns
 from mlops.scoring import contract
 from mlops.serving import endpoints
 from mlops.serving import keys as endpoint_keys

@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import catalog, digests, registry
+from mlops import registry
+from mlops.models import catalog
 from mlops.monitoring import baseline
 from mlops.monitoring.monitor import BREACH_TAG
+from mlops.registry import digests
 from mlops.serving.collector import Collector, Scored
-from mlops.training import train_model
+from mlops.training.run import train_model
 
 END = "2026-11-23T00:00:00Z"
 SMALL = ["data=generated", "data.n_rows=3000", "estimator.n_estimators=10"]
@@ -175,14 +177,14 @@ def test_sub_second_parquet_times_print_no_library_warning(trained, run_mlops, t
 
 
 def test_collected_data_with_ground_truth_gives_performance(trained, run_mlops, tmp_path):
-    from mlops.serving import endpoints
+    from mlops.core import project
 
     cfg = catalog.load_config("credit-default")
     clients = _credit_rows(400)
     features = [c for c in clients.columns if c != cfg.schema.target]
     pipeline = registry.load(registry.champion("credit-default"), [])
     predictions = pipeline.predict(clients[features]).tolist()
-    collector = Collector(endpoints.collected("credit-default"), "credit-default")
+    collector = Collector(project.collected("credit-default"), "credit-default")
     now = datetime.now(UTC)
     for start in range(0, 400, 40):
         part = clients.iloc[start : start + 40]
@@ -401,7 +403,7 @@ def test_prod_downloads_the_version_from_the_registry(champion_folder, tmp_path)
 )
 def test_download_mistakes_name_the_fix(champion_folder, tmp_path, model, traffic, out, message):
     from mlops.azureml import submit
-    from mlops.errors import MlopsError
+    from mlops.core.errors import MlopsError
 
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")

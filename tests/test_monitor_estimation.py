@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from mlops import catalog, registry
+from mlops import registry
+from mlops.models import catalog
 from mlops.monitoring import estimation
 
 TARGET = "default_next_month"

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import catalog, registry
+from mlops import registry
+from mlops.models import catalog
 from mlops.monitoring import history
-from mlops.svg import time_ticks
-from mlops.training import train_model
+from mlops.reports.svg import time_ticks
+from mlops.training.run import train_model
 
 SMALL = ["data=generated", "data.n_rows=3000", "estimator.n_estimators=10"]
 

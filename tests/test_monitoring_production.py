@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
 from mlops.monitoring import production
 from mlops.serving.collector import Collector, Scored
 

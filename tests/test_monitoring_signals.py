@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops import catalog
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.models import catalog
 from mlops.monitoring import baseline, signals
 
 # the shared monitoring group every model composes: Azure's signals and thresholds
@@ -99,7 +99,7 @@ def test_performance_thresholds_default_to_the_test_metrics_with_tolerance():
     thresholds = signals.performance_thresholds(settings, "regression", {"rmse": 2.0, "mae": 1.0})
     assert thresholds == pytest.approx({"mae": 3.0, "mse": 4.4, "rmse": 2.2})
     tested = {"accuracy": 0.9, "precision": 0.8}
-    thresholds = signals.performance_thresholds({}, "classification", tested)
+    thresholds = signals.performance_thresholds({"tolerance": 0.1}, "classification", tested)
     assert thresholds == pytest.approx({"accuracy": 0.81, "precision": 0.72, "recall": None})
 
 

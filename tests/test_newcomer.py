@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from mlops import registered, registry
-from mlops.errors import MlopsError
+from mlops import registry
+from mlops.core.errors import MlopsError
+from mlops.registry import registered
 
 BATCH = "data-science/models/taxi-fare/data/taxi-batch.csv"
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "sqlalchemy", "azure")

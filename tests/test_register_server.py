@@ -23,11 +23,12 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from mlops import catalog, registry
-from mlops.errors import MlopsError
-from mlops.features import feature_columns
+from mlops import registry
+from mlops.core.errors import MlopsError
+from mlops.models import catalog
+from mlops.models.features import feature_columns
 from mlops.monitoring import baseline
-from mlops.training import train_model
+from mlops.training.run import train_model
 
 REFUSED = "/mlflow/logged-models"
 ALIAS_ROUTE = "/mlflow/registered-models/alias"  # get, set (POST) and delete an alias
@@ -249,7 +250,7 @@ def test_without_alias_routes_the_champion_is_a_tag_moved_by_the_gate_promote_an
     from click.testing import CliRunner
 
     from mlops.cli import cli
-    from mlops.serving.commands import by_alias
+    from mlops.cli.serving import by_alias
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", aliasless.url)
     # the first evaluate read the refused alias route as "look in the tag", not as a store failure

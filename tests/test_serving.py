@@ -25,11 +25,13 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from mlops import catalog, registry
+from mlops import registry
 from mlops.cli import Group
-from mlops.errors import MlopsError
-from mlops.features import feature_columns
-from mlops.serving import commands, endpoints
+from mlops.cli import serving as commands
+from mlops.core.errors import MlopsError
+from mlops.models import catalog
+from mlops.models.features import feature_columns
+from mlops.serving import endpoints
 from mlops.serving import keys as endpoint_keys
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +42,7 @@ GROUP = Group(
     commands=[commands.deploy, commands.list_endpoints, commands.stop, commands.keys, commands.invoke],
 )
 SUBPROCESS_CLI = (
-    "from mlops.cli import Group; from mlops.serving import commands as c; "
+    "from mlops.cli import Group; from mlops.cli import serving as c; "
     "Group('mlops', commands=[c.deploy, c.list_endpoints, c.stop, c.keys, c.invoke])(prog_name='mlops')"
 )
 

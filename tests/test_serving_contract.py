@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
 from mlops.scoring import contract
 from mlops.scoring.contract import Column, RequestError
 from mlops.serving import endpoints, keys
@@ -115,7 +115,7 @@ def test_invalid_requests_name_the_problem(payload, fragments):
 
 
 def test_integers_of_any_size_are_read_exactly():
-    from mlops import jsonio
+    from mlops.core import jsonio
 
     assert jsonio.loads(b"[1180591620717411303424, -18446744073709551617, 7]") == [2**70, -(2**64) - 1, 7]
     text = b'{"x": 0.1234567890123456789, "y": "12345678901234567890"}'

@@ -53,7 +53,7 @@ def test_steps_chain_from_prep_to_register(tmp_path):
         "estimator.C=0.5",
     )
     assert registered.returncode == 0, registered.stderr
-    assert registered.stdout.startswith("breast-cancer: version 1 champion: ")
+    assert registered.stdout.startswith("breast-cancer: version 1 is the champion: ")
     # what mlops train --target azure reads back from the pipeline's registration output
     registration = json.loads((tmp_path / "registration" / "registration.json").read_text())
     assert registration == {
@@ -76,7 +76,10 @@ def test_validate_entry_reports_schema_problems_without_a_traceback(tmp_path):
     result = step("validate", "--data", str(data))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "column 'mean radius' (schema.numeric) is not in mlops.data.load_sklearn_dataset" in result.stderr
+    assert (
+        "column 'mean radius' (schema.numeric) is not in mlops.models.data.load_sklearn_dataset"
+        in result.stderr
+    )
 
 
 def test_entry_with_a_missing_input_folder_says_which_step_to_run(tmp_path):

@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
-from mlops import registry, store
-from mlops.errors import MlopsError
-from mlops.training import train_model
+from mlops import registry
+from mlops.core.errors import MlopsError
+from mlops.registry import store
+from mlops.training.run import train_model
 
 FAST = ["data=generated", "data.n_rows=600", "estimator.n_estimators=5"]
 

@@ -11,9 +11,12 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from mlops import catalog, data, digests, modelio, project, registry, trust
-from mlops.errors import MlopsError
-from mlops.training import expand, train_model
+from mlops import registry
+from mlops.core import project
+from mlops.core.errors import MlopsError
+from mlops.models import catalog, data
+from mlops.registry import digests, modelio, trust
+from mlops.training.run import expand, train_model
 
 FAST = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=20"]
 
@@ -213,7 +216,7 @@ def test_a_champion_that_cannot_score_the_new_test_rows_blocks_promotion(tmp_pat
 def test_a_missing_text_value_is_missing_whether_none_or_nan():
     """pandas 2 keeps None in an object column and scikit-learn's imputers skip it; prep, mlops batch
     and the endpoint all turn it into NaN, so the model imputes it wherever it came from."""
-    from mlops.features import build_pipeline, missing_as_nan
+    from mlops.models.features import build_pipeline, missing_as_nan
 
     frame = pd.DataFrame(
         {"x": [1.0, 2.0, 3.0, 4.0], "colour": pd.Series(["red", None, "red", np.nan], dtype=object)}
@@ -321,7 +324,7 @@ def test_concurrent_trains_end_with_the_best_passing_version_each_compared_with_
 
 
 def test_the_champion_is_compared_only_on_test_rows_it_did_not_train_on():
-    from mlops import overlap
+    from mlops.evaluation import overlap
     from mlops.steps import prep
 
     train()  # version 1, split seed 42
@@ -377,8 +380,8 @@ def test_a_clearly_better_retrain_is_promoted_and_a_seed_only_one_is_left_to_a_p
 
 
 def test_the_bootstrap_is_paired_and_seeded():
-    from mlops.metrics import Outputs
-    from mlops.uncertainty import improvement
+    from mlops.evaluation.metrics import Outputs
+    from mlops.evaluation.uncertainty import improvement
 
     rng = np.random.default_rng(0)
     target = rng.normal(size=400)
@@ -393,9 +396,9 @@ def test_the_bootstrap_is_paired_and_seeded():
 
 
 def test_an_improvement_within_rounding_is_zero_so_an_identical_retrain_is_rejected():
-    from mlops import gate
-    from mlops.metrics import Outputs
-    from mlops.uncertainty import improvement
+    from mlops.evaluation import gate
+    from mlops.evaluation.metrics import Outputs
+    from mlops.evaluation.uncertainty import improvement
 
     rng = np.random.default_rng(2)
     target = rng.normal(size=400)
@@ -424,7 +427,7 @@ def test_an_improvement_within_rounding_is_zero_so_an_identical_retrain_is_rejec
 def test_the_bootstrap_auc_of_a_resample_is_scikit_learns():
     from sklearn.metrics import roc_auc_score
 
-    from mlops.uncertainty import Ranked
+    from mlops.evaluation.uncertainty import Ranked
 
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 2000)

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import catalog
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.models import catalog
 from mlops.steps import prep, validate
 from mlops.steps.prep import Split
 

@@ -474,7 +474,7 @@ def test_the_workflows_run_the_commands_they_are_for():
     expected = {
         ("changes.yml", "mlops changed --base --json"),
         ("ci.yml", "mlops azure validate --all"),
-        ("ci.yml", "nox -s lint tests template azure-runtime workflows infra"),
+        ("ci.yml", "nox -s lint typecheck tests template azure-runtime workflows infra"),
         ("ci.yml", "nox -s model(name='$MODEL')"),
         ("ci.yml", "mlops azure lock --check"),
         ("ci.yml", "mlops azure validate"),

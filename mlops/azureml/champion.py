@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -42,8 +42,8 @@ def workspace_tracking(cfg: DictConfig, client: Any = None) -> Iterator[None]:
     (inside Azure ML jobs, or a store named on purpose), else the workspace's own ``mlflow_tracking_uri``
     asked of Azure ML through ``client`` (default an authenticated ``MLClient``), which azureml-mlflow
     serves."""
-    from mlops import project
-    from mlops.azureml import submit
+    from mlops.azureml import workspace
+    from mlops.core import project
 
     if project.tracking_uri() != project.local_store_uri():  # MLflow exports the local store's URI too
         yield
@@ -55,8 +55,8 @@ def workspace_tracking(cfg: DictConfig, client: Any = None) -> Iterator[None]:
             f"{cfg.name}: reading the champion in {env}'s workspace needs azureml-mlflow (pip install "
             "azureml-mlflow), or set MLFLOW_TRACKING_URI to the workspace's tracking URI; or pass --version N"
         )
-    client = client or submit.workspace_client(cfg)
-    with submit.azure_errors(env):
+    client = client or workspace.client(cfg)
+    with workspace.errors(env):
         uri = client.workspaces.get(str(cfg.env.azure.workspace)).mlflow_tracking_uri
     os.environ["MLFLOW_TRACKING_URI"] = uri
     try:

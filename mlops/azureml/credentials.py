@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
 
 # set by GitHub in a job whose permissions include id-token: write
 REQUEST_URL = "ACTIONS_ID_TOKEN_REQUEST_URL"

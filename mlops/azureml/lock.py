@@ -19,7 +19,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops.errors import MlopsError
+from mlops.core import atomic
+from mlops.core.errors import MlopsError
 
 LOCK = Path("mlops") / "azureml" / "requirements.lock"
 PYTHON = "3.11"  # the Python of every model environment (environment/conda.yaml: python=3.11)
@@ -76,7 +77,7 @@ def framework_requirements(root: Path) -> list[str]:
 
 def model_requirements(name: str) -> list[str]:
     """Return the pip requirements of model ``name`` (its environment/requirements.txt)."""
-    from mlops import catalog
+    from mlops.models import catalog
 
     path = catalog.model_dir(name) / "environment" / "requirements.txt"
     if not path.is_file():
@@ -87,7 +88,8 @@ def model_requirements(name: str) -> list[str]:
 def inputs() -> list[str]:
     """Return what the lock is resolved from: the framework's dependencies, every model's
     requirements and every runtime's packages, sorted and without repeats."""
-    from mlops import catalog, project
+    from mlops.core import project
+    from mlops.models import catalog
 
     lines = framework_requirements(project.root())
     for name in catalog.model_names():
@@ -99,7 +101,7 @@ def inputs() -> list[str]:
 
 def path() -> Path:
     """Return the lock file of the project."""
-    from mlops import project
+    from mlops.core import project
 
     return project.root() / LOCK
 
@@ -143,10 +145,9 @@ def write() -> Path:
         INPUTS_HEADER,
         *(f"#   {line}" for line in wanted),
     ]
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text("\n".join(header) + "\n" + resolved.replace("-r requirements.in", "-r inputs"))
-    temporary.replace(target)
-    return target
+    return atomic.write(
+        target, "\n".join(header) + "\n" + resolved.replace("-r requirements.in", "-r inputs")
+    )
 
 
 def read() -> Lock:
@@ -216,7 +217,7 @@ def environment(model: str, workload: str) -> list[str]:
     """Return the pinned pip lines of ``model``'s environment for ``workload`` (training, online or
     batch): its requirements, the framework's and the runtime's, with everything they need; raise
     when the lock does not cover them (stale: run ``mlops azure lock``)."""
-    from mlops import project
+    from mlops.core import project
 
     lock = read()
     roots = [*model_requirements(model), *framework_requirements(project.root()), *RUNTIMES[workload]]

@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import atomic
 from mlops.azureml import lock
-from mlops.errors import MlopsError
+from mlops.core import atomic
+from mlops.core.errors import MlopsError
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -79,9 +79,9 @@ def environments() -> list[str]:
     return sorted(item.name.removesuffix(".yaml") for item in folder.iterdir() if item.name.endswith(".yaml"))
 
 
-def compose(name: str, env: str, overrides: tuple[str, ...] | list[str] = ()) -> DictConfig:
+def compose(name: str, env: str, overrides: Sequence[str] = ()) -> DictConfig:
     """Compose the model's config for ``env``, refusing an environment that does not exist."""
-    from mlops import catalog
+    from mlops.models import catalog
 
     if env not in environments():
         raise MlopsError(f"unknown environment '{env}'; use one of {', '.join(environments())}")
@@ -128,7 +128,7 @@ def conda(cfg: DictConfig, workload: str) -> str:
     one lock (``mlops.azureml.lock``): its requirements, the framework's and the runtime's packages."""
     import yaml
 
-    from mlops import catalog
+    from mlops.models import catalog
 
     folder = catalog.model_dir(cfg.name) / "environment"
     path = folder / "conda.yaml"
@@ -152,7 +152,8 @@ def conda(cfg: DictConfig, workload: str) -> str:
         )
     pip["pip"] = lock.environment(cfg.name, workload)
     spec["name"] = f"{cfg.name}-{workload}"
-    return yaml.safe_dump(spec, sort_keys=False)
+    text: str = yaml.safe_dump(spec, sort_keys=False)
+    return text
 
 
 def signal_definitions(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -237,7 +238,7 @@ def context(
     """Return what the templates are rendered with."""
     from omegaconf import OmegaConf
 
-    from mlops import project
+    from mlops.core import project
 
     named = names(cfg)
     return {
@@ -275,7 +276,10 @@ def steps() -> dict[str, dict[str, Any]]:
     """Return the shared steps rendered as components (``steps.yaml``)."""
     import yaml
 
-    return yaml.safe_load(resources.files("mlops.azureml").joinpath("steps.yaml").read_text())
+    found: dict[str, dict[str, Any]] = yaml.safe_load(
+        resources.files("mlops.azureml").joinpath("steps.yaml").read_text()
+    )
+    return found
 
 
 def files(cfg: DictConfig, values: dict[str, Any]) -> dict[str, tuple[str, str]]:

@@ -5,19 +5,17 @@ stops there. azure-ai-ml and azure-identity are imported only on this path."""
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import gate
-from mlops.azureml import champion, render, validate
-from mlops.errors import MlopsError
+from mlops.azureml import champion, render, validate, workspace
+from mlops.core.errors import MlopsError
+from mlops.evaluation import gate
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -36,41 +34,7 @@ class Plan:
     check: Callable[[Any], None] | None = None  # run with the client before anything is sent
 
 
-def workspace_client(cfg: DictConfig, registry: bool = False) -> Any:
-    """Return an ``MLClient`` on the environment's workspace (or its registry), authenticated as
-    ``credentials.credential`` says (GitHub's OIDC tokens in a workflow job, else
-    ``DefaultAzureCredential``)."""
-    validate.require_sdk("azure.identity")
-    from azure.ai.ml import MLClient
-
-    from mlops.azureml import credentials
-
-    logging.getLogger("azure.identity").setLevel(logging.CRITICAL)  # a failure becomes one line instead
-    azure = cfg.env.azure
-    credential = credentials.credential()
-    if registry:
-        return MLClient(credential, registry_name=str(azure.registry))
-    return MLClient(credential, str(azure.subscription_id), str(azure.resource_group), str(azure.workspace))
-
-
-@contextmanager
-def azure_errors(env: str) -> Iterator[None]:
-    """Turn an authentication or service failure into one line naming the fix."""
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-
-    try:
-        yield
-    except ClientAuthenticationError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise MlopsError(
-            f"Azure authentication failed for the {env} workspace ({first}); run 'az login', or set "
-            "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE (workload identity)"
-        ) from None
-    except HttpResponseError as error:
-        raise MlopsError(f"Azure ML refused the request in {env}: {error.message or error}") from None
-
-
-class Loaded(dict):
+class Loaded(dict[str, Any]):
     """The rendered definitions by path, each loaded with the SDK when first asked for."""
 
     def __init__(self, folder: Path, kinds: dict[str, str]):
@@ -176,14 +140,14 @@ def monitor_plan(
     the one the online endpoint serves (whose deployment the collected-data schedule then monitors).
     Without ``client`` (a dry run) nothing is downloaded and nothing asked of the endpoint: the
     schedule names ``version``, else the champion's number (``mlops.azureml.champion``)."""
-    from mlops.azureml import reference
+    from mlops.monitoring import reference
 
     cfg = render.compose(name, env)
     asset = render.names(cfg)["training_data"]
     table = folder / "reference"
     deployment = None
     if client is not None:
-        with azure_errors(env), tempfile.TemporaryDirectory(dir=folder, prefix="model-") as downloaded:
+        with workspace.errors(env), tempfile.TemporaryDirectory(dir=folder, prefix="model-") as downloaded:
             if version is None:
                 _, deployment, version = served(cfg, client)
             model_folder = fetch(cfg, version, Path(downloaded), client, registry_client)
@@ -208,7 +172,7 @@ def label(entity: Any) -> str:
 def send(plan: Plan, client: Any, echo: Echo) -> list[Any]:
     """Send each step of a plan through ``client``; wait for long-running operations; return results."""
     results = []
-    with azure_errors(str(plan.cfg.env.name)):
+    with workspace.errors(str(plan.cfg.env.name)):
         for operation, entity in plan.steps:
             group, method = operation.split(".")
             echo(f"{plan.cfg.name}: {operation.replace('begin_', '')} {label(entity)}")
@@ -222,7 +186,7 @@ def send(plan: Plan, client: Any, echo: Echo) -> list[Any]:
 
 def stream(plan: Plan, client: Any, job: Any, echo: Echo) -> None:
     """Stream a submitted job's log until it ends; raise unless it completed."""
-    with azure_errors(str(plan.cfg.env.name)):
+    with workspace.errors(str(plan.cfg.env.name)):
         echo(f"{plan.cfg.name}: job {job.name} submitted; {getattr(job, 'studio_url', '')}".rstrip("; "))
         client.jobs.stream(job.name)
         status = client.jobs.get(job.name).status
@@ -235,11 +199,11 @@ def registration(plan: Plan, client: Any, job: Any, echo: Echo) -> dict[str, Any
     """Download a completed training job's registration output and report the gate's verdict."""
     import json
 
-    from mlops.steps.register import REGISTRATION_FILE
+    from mlops.registry.artifacts import REGISTRATION_FILE
 
     with (
         tempfile.TemporaryDirectory(prefix="mlops-registration-") as folder,
-        azure_errors(str(plan.cfg.env.name)),
+        workspace.errors(str(plan.cfg.env.name)),
     ):
         client.jobs.download(job.name, download_path=folder, output_name=render.REGISTRATION)
         file = Path(folder) / "named-outputs" / render.REGISTRATION / REGISTRATION_FILE
@@ -248,8 +212,8 @@ def registration(plan: Plan, client: Any, job: Any, echo: Echo) -> dict[str, Any
                 f"{plan.cfg.name}: job {job.name} completed without its {render.REGISTRATION} output; "
                 "see the register step's log in the studio"
             )
-        found = json.loads(file.read_text())
-    verdict = gate.SAID[found.get("verdict") or ("promote" if found["champion"] else "reject")]
+        found: dict[str, Any] = json.loads(file.read_text())
+    verdict = gate.Verdict(found.get("verdict") or ("promote" if found["champion"] else "reject")).said
     echo(f"{plan.cfg.name}: version {found['version']} {verdict}: {found['reason']}")
     return found
 
@@ -264,9 +228,9 @@ def run(plan_for: Callable[[Path], Plan], dry_run: bool, echo: Echo, client: Any
             for operation, entity in plan.steps:
                 echo(f"{plan.cfg.name}: would {operation.replace('begin_', '')} {label(entity)}")
             return plan
-        client = client or workspace_client(plan.cfg)
+        client = client or workspace.client(plan.cfg)
         if plan.check:
-            with azure_errors(plan.cfg.env.name):
+            with workspace.errors(plan.cfg.env.name):
                 plan.check(client)
         results = send(plan, client, echo)
     if plan.steps and plan.steps[-1][0] == "jobs.create_or_update":
@@ -285,8 +249,8 @@ def promote(name: str, version: str, source: str, target: str, client: Any = Non
             f"{source} and {target} use different registries ({registry_name}, "
             f"{target_cfg.env.azure.registry}); set env.azure.registry to one they share"
         )
-    client = client or workspace_client(source_cfg)
-    with azure_errors(source):
+    client = client or workspace.client(source_cfg)
+    with workspace.errors(source):
         shared = client.models.share(
             name,
             str(version),
@@ -335,10 +299,10 @@ def served(cfg: DictConfig, client: Any) -> tuple[str, str, str]:
 def checked_files(cfg: DictConfig, version: str, client: Any, registry_client: Any = None) -> None:
     """Download ``version`` of the model from where the environment deploys it from and raise naming
     the file when its files differ from the digests registered on it."""
-    from mlops import digests
+    from mlops.registry import digests
 
     from_registry = bool(cfg.env.azure.models_from_registry)
-    models = (registry_client or workspace_client(cfg, registry=True)) if from_registry else client
+    models = (registry_client or workspace.client(cfg, registry=True)) if from_registry else client
     found = models.models.get(name=cfg.name, version=str(version))
     with tempfile.TemporaryDirectory() as temporary:
         folder = fetch(cfg, str(found.version), Path(temporary), client, models)
@@ -350,10 +314,10 @@ def fetch(cfg: DictConfig, version: str, into: Path, client: Any, registry_clien
     """Download ``version`` of the model into the folder ``into``, from the workspace of ``client`` or,
     where the environment deploys from it, from the Azure ML registry; return the MLflow model folder
     inside it (its monitoring baseline included)."""
-    from mlops import modelio
+    from mlops.registry import modelio
 
     from_registry = bool(cfg.env.azure.models_from_registry)
-    models = (registry_client or workspace_client(cfg, registry=True)) if from_registry else client
+    models = (registry_client or workspace.client(cfg, registry=True)) if from_registry else client
     models.models.download(name=cfg.name, version=version, download_path=str(into))
     try:
         return modelio.find(into)
@@ -382,9 +346,9 @@ def download(
     cfg = render.compose(name, env)
     from_registry = bool(cfg.env.azure.models_from_registry)
     if version is None or not from_registry:  # the workspace serves, or holds, the version
-        client = client or workspace_client(cfg)
+        client = client or workspace.client(cfg)
     endpoint = deployment = None
-    with azure_errors(env):
+    with workspace.errors(env):
         if version is None:
             endpoint, deployment, version = served(cfg, client)
         out.parent.mkdir(parents=True, exist_ok=True)

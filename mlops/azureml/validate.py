@@ -12,33 +12,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlops.azureml import render
-from mlops.errors import MlopsError
+from mlops.azureml import render, workspace
 
 LOCATION = "westeurope"  # any region: REST payloads of endpoints and deployments need one
 BINDING = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 # keys a pipeline node may hold (the SDK accepts any key there)
 NODE_KEYS = frozenset({"type", "component", "inputs", "outputs", "compute", "display_name", "description"})
-PARAMETER_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
-
-
-def require_sdk(*modules: str) -> None:
-    """Refuse to go on without azure-ai-ml (and ``modules``), saying how to install them."""
-    import importlib
-
-    for module in ("azure.ai.ml", *modules):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            raise MlopsError(
-                f"{module} is not installed; install the Azure extra: pip install -e '.[azure]'"
-            ) from None
+PARAMETER_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+}
 
 
 def loaders() -> dict[str, Callable[..., Any]]:
     """Return azure-ai-ml's loader of each kind of definition."""
-    require_sdk()
+    workspace.require_sdk()
     from azure.ai.ml import (
         load_batch_endpoint,
         load_component,
@@ -128,7 +119,7 @@ def component_keys(kind: str) -> frozenset[str]:
     from azure.ai.ml._schema.component.spark_component import SparkComponentSchema
     from azure.ai.ml.constants._common import BASE_PATH_CONTEXT_KEY
 
-    schemas = {"command": CommandComponentSchema, "spark": SparkComponentSchema}
+    schemas: dict[str, Any] = {"command": CommandComponentSchema, "spark": SparkComponentSchema}  # untyped
     schema = schemas.get(kind, CommandComponentSchema)(context={BASE_PATH_CONTEXT_KEY: "."})
     return frozenset({"$schema"} | {field.data_key or name for name, field in schema.fields.items()})
 
@@ -269,7 +260,7 @@ def validate_file(folder: Path, rendered: render.Rendered, broken: set[str]) -> 
 
 def validate(folder: Path, definitions: list[render.Rendered]) -> list[str]:
     """Return every problem with the definitions rendered in ``folder``, components first."""
-    require_sdk()
+    workspace.require_sdk()
     ordered = sorted(definitions, key=lambda rendered: rendered.kind != render.COMPONENT)
     problems: list[str] = []
     broken: set[str] = set()

@@ -21,13 +21,16 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import click
 
-from mlops import atomic
 from mlops.batch import OUTPUT_ACTIONS
-from mlops.batch.reading import (
+from mlops.core import atomic
+from mlops.core.console import plural
+from mlops.core.errors import MlopsError, first_line
+from mlops.scoring.model import single_threaded
+from mlops.scoring.reading import (
     MiniBatch,
     clean,
     error_entry,
@@ -37,9 +40,6 @@ from mlops.batch.reading import (
     read_columns,
     where,
 )
-from mlops.console import plural
-from mlops.errors import MlopsError, first_line
-from mlops.scoring.model import single_threaded
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -177,7 +177,8 @@ def csv_lines(file: str, frame: pd.DataFrame, names: list[str], predictions: lis
     table = table.add_column(0, "source_file", pa.repeat(file, len(frame)))
     sink = pa.BufferOutputStream()
     pyarrow.csv.write_csv(table, sink, pyarrow.csv.WriteOptions(include_header=False))
-    return sink.getvalue().to_pybytes()
+    written: bytes = sink.getvalue().to_pybytes()
+    return written
 
 
 @dataclass
@@ -216,7 +217,7 @@ def score_batch(
 
 
 def with_retries(
-    first: Future, again: Callable[[], Future], max_retries: int, timeout: float
+    first: Future[Any], again: Callable[[], Future[Any]], max_retries: int, timeout: float
 ) -> tuple[Any, str | None]:
     """Wait up to ``timeout`` seconds for ``first``; after an error or a timeout wait for ``again()``,
     up to ``max_retries`` times. Return the result and None, or None and the last failure. A thread
@@ -286,7 +287,7 @@ def run(
 
     guard = Guard.of(pipeline)  # once per job: feature names and a walk of the trees
     work = partial(score_batch, pipeline, guard, types=types, names=names if handle else None)
-    pending: deque[tuple[MiniBatch, Future]] = deque()
+    pending: deque[tuple[MiniBatch, Future[Scored]]] = deque()
     total = sum(file.stat().st_size for file in files)
     with (
         ThreadPoolExecutor(settings.max_concurrency_per_instance) as pool,
@@ -331,8 +332,9 @@ def score(
     """Score every row of the CSV and Parquet files ``inputs`` names with a registered version of
     ``name`` (``version``, else the one holding ``alias``); write ``summary.json`` and, with
     append_row, the predictions to the ``output`` folder. A failed job writes neither."""
-    from mlops import catalog, registry
-    from mlops.features import feature_columns
+    from mlops import registry
+    from mlops.models import catalog
+    from mlops.models.features import feature_columns
 
     started = time.perf_counter()
     cfg = catalog.load_config(name, overrides)
@@ -342,7 +344,8 @@ def score(
     target = output / settings.output_file_name if settings.output_action == "append_row" else None
     model_version = registry.find_version(name, version, alias)
     described = registry.described(name, model_version.version)
-    types = input_types(model_version.source, feature_columns(cfg), described)
+    # a version this framework registers has a source (``runs:/<run_id>/model``)
+    types = input_types(cast(str, model_version.source), feature_columns(cfg), described)
     pipeline = registry.load(model_version, cfg.serialization.trusted_types)
     # the predictions go with summary.json or not at all, and a folder made for them goes with them
     with atomic.made(output), atomic.replacing(target) if target else nullcontext() as handle:

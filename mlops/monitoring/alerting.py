@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.core.settings import value as setting
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 ALERT_TAG = "mlops.alert"  # "true" on a monitor run that alerted
 RETRAINED_TAG = "mlops.retrained"  # "true" on a monitor run whose alert retrained the model
 COUNTED_TAG = "mlops.breach_counted"  # "true" on a monitor run with a breach that counts toward an alert
-MIN_ROWS = 100  # alerting.min_rows when a config sets none
-NOISE_QUANTILE, NOISE_DRAWS = 0.99, 500  # alerting.noise when a config sets none
 # a p-value test flags negligible differences on large windows: its floor applies to the effect size
 # of the same feature and signal, this distance
 EFFECT_SIZE = {
@@ -58,8 +57,8 @@ class Settings:
     windows: int
     cooldown: timedelta
     floors: dict[str, float]  # metric: the smallest value a breach of it must reach to count
-    noise_quantile: float | None = NOISE_QUANTILE  # None: a distance's breach counts whatever its noise
-    noise_draws: int = NOISE_DRAWS
+    noise_quantile: float | None  # None: a distance's breach counts whatever its noise
+    noise_draws: int
 
     @classmethod
     def of(cls, cfg: DictConfig) -> Settings:
@@ -68,17 +67,9 @@ class Settings:
 
         found = cfg.monitoring.get("alerting") or {}
         persistence = found.get("persistence") or {}
-        min_rows, breaches = found.get("min_rows", MIN_ROWS), persistence.get("breaches", 1)
-        windows = persistence.get("windows", 1)
-        for key, value in (
-            ("min_rows", min_rows),
-            ("persistence.breaches", breaches),
-            ("persistence.windows", windows),
-        ):
-            if type(value) is not int or value < 1:
-                raise MlopsError(
-                    f"monitoring.alerting.{key} is {value!r}; it must be a whole number of at least 1"
-                )
+        min_rows = setting(found, "monitoring.alerting.min_rows")
+        breaches = setting(persistence, "monitoring.alerting.persistence.breaches")
+        windows = setting(persistence, "monitoring.alerting.persistence.windows")
         if breaches > windows:
             raise MlopsError(
                 f"monitoring.alerting.persistence.breaches ({breaches}) is above persistence.windows "
@@ -144,22 +135,11 @@ def beyond_noise(row: dict[str, Any]) -> bool:
 
 def noise_settings(found: Any) -> tuple[float | None, int]:
     """Return ``monitoring.alerting.noise``'s quantile (None: off) and draws, raising naming the key
-    when one is malformed."""
+    when one is malformed; ``noise: null`` turns the noise threshold off."""
     if found is None:
-        return None, NOISE_DRAWS
-    quantile, draws = found.get("quantile", NOISE_QUANTILE), found.get("draws", NOISE_DRAWS)
-    if quantile is not None and (
-        isinstance(quantile, bool) or not isinstance(quantile, int | float) or not 0.5 <= quantile < 1
-    ):
-        raise MlopsError(
-            f"monitoring.alerting.noise.quantile is {quantile!r}; it must be a number from 0.5 to below 1 "
-            "(0.99: a breach counts beyond what 99% of samples of the baseline reach), or null to let "
-            "every breach count"
-        )
-    if type(draws) is not int or draws < 1:
-        raise MlopsError(
-            f"monitoring.alerting.noise.draws is {draws!r}; it must be a whole number of at least 1"
-        )
+        return None, 0
+    quantile = setting(found, "monitoring.alerting.noise.quantile")
+    draws = setting(found, "monitoring.alerting.noise.draws")
     if quantile is not None and draws * (1 - quantile) < 1 - 1e-9:
         least = math.ceil(1 / (1 - quantile) - 1e-9)
         raise MlopsError(

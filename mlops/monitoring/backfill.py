@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
 from mlops.monitoring import production
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def results(
     score: Any,
     truth: Callable[[pd.DataFrame], tuple[Any, Any]] | None,
     estimate: Callable[[pd.DataFrame], Any] | None = None,
-) -> Iterator[tuple[production.Window, Result, list, production.Tally, int]]:
+) -> Iterator[tuple[production.Window, Result, list[Any], production.Tally, int]]:
     """Yield each window's (window, result, ground truth pairs, tally, rows scored), oldest first,
     from the partitions ``partition`` wrote (each removed once read); a window without rows gets an
     empty result noting it."""

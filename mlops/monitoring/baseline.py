@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
 from mlops.monitoring import metrics
 
 if TYPE_CHECKING:
@@ -40,7 +40,8 @@ class Baseline:
     @property
     def columns(self) -> dict[str, dict[str, Any]]:
         """Return the profile of every feature and of the prediction."""
-        return self.profile["columns"]
+        columns: dict[str, dict[str, Any]] = self.profile["columns"]
+        return columns
 
 
 def dtype_kind(series: pd.Series) -> str:
@@ -74,9 +75,10 @@ def category_counts(baseline: Baseline, name: str) -> dict[str, int]:
     """Return the training count of each category of column ``name``: the profile's counts of every
     training row, or the sample's labels for a column typed categorical by an override."""
     profile = baseline.columns[name]
-    return (
+    counts: dict[str, int] = (
         profile.get("categories") or labels(baseline.sample[name], profile["dtype"]).value_counts().to_dict()
     )
+    return counts
 
 
 def describe(series: pd.Series) -> dict[str, Any]:
@@ -98,7 +100,9 @@ def describe(series: pd.Series) -> dict[str, Any]:
     return column
 
 
-def feature_importance(pipeline: Pipeline, features: pd.DataFrame, target: pd.Series, seed: int) -> dict:
+def feature_importance(
+    pipeline: Pipeline, features: pd.DataFrame, target: pd.Series, seed: int
+) -> dict[str, float]:
     """Return each raw feature's permutation importance (mean score drop) on up to 1000 test rows."""
     from sklearn.inspection import permutation_importance
 

@@ -105,6 +105,7 @@ class Column:
             self.type_errors += errors
             self.valid += len(numbers)
             self.out_of_bounds += int(np.count_nonzero((numbers < self.low) | (numbers > self.high)))
+            assert isinstance(self.drift, metrics.Numerical)  # a numerical column's accumulator
             self.drift.add(numbers)
             with self.spill.open("ab") as out:  # opened per chunk: a backfill holds many windows
                 out.write(numbers.tobytes())
@@ -112,6 +113,7 @@ class Column:
         counts = self.label_counts(values)
         self.valid += sum(counts.values())
         self.out_of_bounds += sum(count for label, count in counts.items() if label not in self.categories)
+        assert isinstance(self.drift, metrics.Categorical)  # a categorical column's accumulator
         self.drift.add(counts)
 
     def label_counts(self, values: pd.Series) -> dict[str, int]:
@@ -136,6 +138,7 @@ class Column:
             return
         path = self.spill
         drift = self.drift
+        assert isinstance(drift, metrics.Numerical)  # a numerical column's accumulator
         if drift.count and len(drift.baseline):
             drift.start_histogram()
             if drift.needs_second_pass:
@@ -154,7 +157,9 @@ class Column:
         }
 
 
-def row(signal: str, feature: str, data_type: str, metric: str, value: float | None, threshold: float | None):
+def row(
+    signal: str, feature: str, data_type: str, metric: str, value: float | None, threshold: float | None
+) -> dict[str, Any]:
     """Return one metric row in Azure's signal-output shape."""
     return {
         "signal": signal,

@@ -5,13 +5,14 @@ estimation, as NannyML's CBPE).
 If the model is calibrated, each production row's true class is a draw from its predicted
 probabilities. Drawing every row's class that way many times gives the distribution of what each
 metric will be once the labels are known: its mean is the estimate, its central ``confidence`` share
-the interval. The metrics are the project's (``mlops.metrics``): accuracy, and precision, recall and
-f1 of the second class for a binary model (macro over classes otherwise), roc_auc. Whether the model
-is calibrated is checked first on the version's held-out test rows (``baseline.holdout``): when its
-expected calibration error there, beyond what sampling noise gives a calibrated model on as many
-rows, is above ``max_calibration_error``, the signal is disabled with the reason, since the estimate
-would then be wrong by about that much. A window's estimates are compared with the estimates on the
-held-out rows (not the realized test metrics), so a small calibration bias cancels out.
+the interval. The metrics are the project's (``mlops.evaluation.metrics``): accuracy, and precision,
+recall and f1 of the second class for a binary model (macro over classes otherwise), roc_auc.
+Whether the model is calibrated is checked first on the version's held-out test rows
+(``baseline.holdout``): when its expected calibration error there, beyond what sampling noise gives a
+calibrated model on as many rows, is above ``max_calibration_error``, the signal is disabled with the
+reason, since the estimate would then be wrong by about that much. A window's estimates are compared
+with the estimates on the held-out rows (not the realized test metrics), so a small calibration bias
+cancels out.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import numpy as np
 if TYPE_CHECKING:
     from mlops.monitoring.baseline import Baseline
 
-SIGNAL = "estimated_performance"
-METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
-# metrics given a threshold from the tolerance by default: precision, recall and f1 of a rare class
-# move with each window's mix of rows even without a shift
-GUARDED = ("roc_auc", "accuracy")
+from mlops.core.settings import value as setting
+from mlops.monitoring.signals import ESTIMATED_GUARDED as GUARDED
+from mlops.monitoring.signals import ESTIMATED_METRICS as METRICS
+from mlops.monitoring.signals import ESTIMATED_PERFORMANCE as SIGNAL
+
 SIMULATIONS = 500  # label draws per estimate
 DRAWN = 4_000_000  # row classes drawn at once (memory: about 20 bytes each)
 CALIBRATION_BINS = 10  # equal-width bins of the predicted probability
@@ -149,10 +150,12 @@ class Check:
     reference: dict[str, float] | None = None
 
 
-def check(base: Baseline, classes: list, probabilities: Any, target: str, settings: dict[str, Any]) -> Check:
+def check(
+    base: Baseline, classes: list[Any], probabilities: Any, target: str, settings: dict[str, Any]
+) -> Check:
     """Return whether a version's probabilities are calibrated enough to estimate from, measured on
     its held-out test rows with the function ``probabilities`` (rows -> probabilities)."""
-    limit = float(settings.get("max_calibration_error", 0.05))
+    limit = float(setting(settings, "monitoring.signals.estimated_performance.max_calibration_error"))
     key = f"monitoring.signals.{SIGNAL}.max_calibration_error"
     if base.holdout is None:
         return Check(
@@ -191,7 +194,7 @@ def check(base: Baseline, classes: list, probabilities: Any, target: str, settin
 def thresholds(settings: dict[str, Any], reference: dict[str, float]) -> dict[str, float | None]:
     """Return each metric's threshold: the configured one, else, for the metrics ``guarded`` names,
     its estimate on the held-out test rows lowered by ``tolerance`` (relative), else None."""
-    tolerance = float(settings.get("tolerance", 0.05))
+    tolerance = float(setting(settings, "monitoring.signals.estimated_performance.tolerance"))
     given = settings.get("metric_thresholds") or {}
     guarded = settings.get("guarded", GUARDED)
     found: dict[str, float | None] = {}
@@ -205,12 +208,14 @@ def thresholds(settings: dict[str, Any], reference: dict[str, float]) -> dict[st
     return found
 
 
-def rows(target: str, checked: Check, probabilities: np.ndarray, settings: dict[str, Any]) -> list[dict]:
+def rows(
+    target: str, checked: Check, probabilities: np.ndarray, settings: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Return the signal's metric rows for one window's probabilities: Azure's row shape plus the
     interval (``low``, ``high``) and ``confidence``."""
     from mlops.monitoring import compute, metrics
 
-    confidence = float(settings.get("confidence", 0.95))
+    confidence = float(setting(settings, "monitoring.signals.estimated_performance.confidence"))
     limits = thresholds(settings, checked.reference or {})
     found = []
     for metric, value in estimate(probabilities, confidence).items():

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlops.console import plural
+from mlops.core.console import plural
 from mlops.monitoring import production
-from mlops.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, compact, ticks, time_ticks
+from mlops.reports.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, compact, ticks, time_ticks
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -70,14 +70,15 @@ def summary_of(run_id: str) -> dict[str, Any] | None:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from mlops.monitoring.monitor import SUMMARY_FILE
+    from mlops.monitoring import SUMMARY_FILE
 
     try:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=SUMMARY_FILE)
     except (MlflowException, OSError):  # a run logged without its summary is left out
         return None
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        summary: dict[str, Any] = json.load(handle)
+        return summary
 
 
 def summaries(name: str, last: int = LAST) -> list[dict[str, Any]]:
@@ -261,9 +262,9 @@ def overview(windows: list[dict[str, Any]], number: str) -> Figure:
     return Figure("Production rows and alert state per window", chart, legend, description)
 
 
-def series(windows: list[dict[str, Any]], signal: str, metric: str) -> dict[str, list[dict | None]]:
+def series(windows: list[dict[str, Any]], signal: str, metric: str) -> dict[str, list[dict[str, Any] | None]]:
     """Return each feature's thresholded metric row per window (None where the window has none)."""
-    found: dict[str, list[dict | None]] = {}
+    found: dict[str, list[dict[str, Any] | None]] = {}
     for i, window in enumerate(windows):
         for row in window["rows"]:
             if row["signal"] == signal and row["metric"] == metric and row["threshold"] is not None:
@@ -271,7 +272,7 @@ def series(windows: list[dict[str, Any]], signal: str, metric: str) -> dict[str,
     return found
 
 
-def ranked(windows: list[dict[str, Any]], lines_of: dict[str, list[dict | None]]) -> list[str]:
+def ranked(windows: list[dict[str, Any]], lines_of: dict[str, list[dict[str, Any] | None]]) -> list[str]:
     """Return the features of a chart, those that breached most (in windows with rows enough to
     judge) first, then those closest to their threshold."""
     judged = [window["alert"]["state"] != "insufficient data" for window in windows]
@@ -310,6 +311,7 @@ def metric_chart(windows: list[dict[str, Any]], signal: str, metric: str, number
         run: list[tuple[float, float]] = []
         for window, row in zip([*windows, None], [*lines_of[feature], None], strict=True):
             if row is not None and row["value"] is not None:
+                assert window is not None  # one row per window; only the closing sentinel pairs None
                 point = (middle(frame, window), frame.y(row["value"]))
                 run.append(point)
                 when, value = window["window"]["end"], row["value"]
@@ -400,7 +402,8 @@ def quiet(windows: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def write(path: Path, name: str, windows: list[dict[str, Any]]) -> Path:
     """Write the history page of model ``name``'s ``windows`` to ``path``, atomically; return it."""
-    from mlops import atomic, page
+    from mlops.core import atomic
+    from mlops.reports import page
 
     template = page.template("mlops.monitoring", "history.html.j2")
     atomic.write(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,8 @@ def bin_edges(low: float, high: float, bins: int) -> np.ndarray:
 
 def histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Count values into equal-width bins (the last one closed), as np.histogram does with ``edges``."""
-    return np.histogram(values, bins=len(edges) - 1, range=(edges[0], edges[-1]))[0]
+    counts: np.ndarray = np.histogram(values, bins=len(edges) - 1, range=(edges[0], edges[-1]))[0]
+    return counts
 
 
 def jensen_shannon_distance(baseline_counts: np.ndarray, production_counts: np.ndarray) -> np.ndarray:
@@ -89,7 +91,8 @@ def jensen_shannon_distance(baseline_counts: np.ndarray, production_counts: np.n
     one production count vector per row (draws x bins), one distance per row."""
     from scipy.spatial.distance import jensenshannon
 
-    return np.maximum(0.0, jensenshannon(baseline_counts, production_counts, base=2, axis=-1))
+    distance: np.ndarray = np.maximum(0.0, jensenshannon(baseline_counts, production_counts, base=2, axis=-1))
+    return distance
 
 
 def population_stability_index(baseline_counts: np.ndarray, production_counts: np.ndarray) -> np.ndarray:
@@ -98,7 +101,8 @@ def population_stability_index(baseline_counts: np.ndarray, production_counts: n
     bins = len(baseline_counts)
     p = (baseline_counts + 1) / (baseline_counts.sum() + bins)
     q = (production_counts + 1) / (production_counts.sum(axis=-1, keepdims=True) + bins)
-    return np.sum((q - p) * np.log(q / p), axis=-1)
+    index: np.ndarray = np.sum((q - p) * np.log(q / p), axis=-1)
+    return index
 
 
 def chi_squared_p_value(baseline_counts: np.ndarray, production_counts: np.ndarray) -> float:
@@ -120,7 +124,7 @@ class Histogram:
     """What the report plots for one column: bins (edges or categories) and both count vectors."""
 
     kind: str
-    bins: list
+    bins: list[Any]
     baseline: list[int]
     production: list[int]
 
@@ -180,6 +184,7 @@ class Numerical:
 
     def add_to_histogram(self, values: np.ndarray) -> None:
         """Count a chunk of production values (the same ones ``add`` saw) into the histogram."""
+        assert self.edges is not None and self.counts is not None  # set by start_histogram
         self.counts += histogram(values, self.edges)
 
     def values(self) -> np.ndarray:
@@ -190,6 +195,7 @@ class Numerical:
         """Return the four numerical drift metrics and the histograms they were computed on."""
         from scipy import stats
 
+        assert self.edges is not None and self.counts is not None  # set by start_histogram
         baseline_counts = histogram(self.baseline, self.edges).astype(float)
         std = float(np.std(self.baseline, ddof=1)) if len(self.baseline) > 1 else 0.0
         scale = max(std, MIN_STD)
@@ -281,7 +287,7 @@ class Categorical:
         return metrics, plotted
 
 
-def performance(task: str, actual: list, predicted: list) -> dict[str, float]:
+def performance(task: str, actual: list[Any], predicted: list[Any]) -> dict[str, float]:
     """Return Azure's model-performance metrics of predictions against ground truth: mae, mse and
     rmse for regression; accuracy, precision and recall (binary on the larger label, else macro)."""
     from sklearn import metrics as scores

@@ -6,31 +6,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops import metrics
-from mlops.data import TABLE_SUFFIXES, read_table
-from mlops.errors import MlopsError
-from mlops.monitoring import alerting, production, signals
+from mlops.core.errors import MlopsError
+from mlops.evaluation import metrics
+from mlops.models.data import TABLE_SUFFIXES, read_table
+from mlops.monitoring import SUMMARY_FILE, alerting, production, signals
 from mlops.monitoring.baseline import PREDICTION
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
     from omegaconf import DictConfig
 
     from mlops.monitoring.baseline import Baseline
     from mlops.monitoring.compute import Result
     from mlops.monitoring.noise import Noise
+    from mlops.scoring.frames import Scorer
 
 Echo = Callable[[str], None]
 # the run tag Azure ML sets on a monitor run that breached a threshold (Event Grid filters on it)
 BREACH_TAG = "azureml_modelmonitor_threshold_breached"
-SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
 
 
@@ -81,69 +82,13 @@ class Subject:
 def subject(name: str, version: str | None, model: Path | None, scratch: str) -> Subject:
     """Return the model to compare with: the folder ``model`` (``version`` only labels it), else
     ``version`` of the registered model (default the champion), downloaded into ``scratch``."""
-    from mlops import modelio, registry
+    from mlops import registry
+    from mlops.registry import modelio
 
     if model is not None:
         return Subject(name, version, modelio.find(model), None)
     chosen = registry.find_version(name, version, registry.CHAMPION)
     return Subject(name, str(chosen.version), registry.download(chosen, scratch), chosen)
-
-
-class Scorer:
-    """Predict rows with the subject's model, loaded on first use, each feature converted to its
-    training type as ``mlops batch`` does; a row that does not convert gets no prediction. Counts the
-    rows it scored."""
-
-    def __init__(self, cfg: DictConfig, model: Subject, features: list[str]):
-        self.cfg = cfg
-        self.model = model
-        self.features = features
-        self.pipeline: Any = None
-        self.types: dict[str, str] = {}
-        self.scored = 0
-
-    def load(self) -> Any:
-        """Return the model's pipeline, loaded (with its input types) on first use."""
-        from mlops import modelio
-        from mlops.batch import reading
-
-        if self.pipeline is None:
-            self.pipeline = modelio.load(
-                self.model.folder, self.cfg.serialization.trusted_types, self.cfg.name
-            )
-            self.types = reading.input_types(str(self.model.folder), self.features, self.model.described)
-        return self.pipeline
-
-    def readable(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Return the rows whose features convert to their training types, converted."""
-        from mlops.batch import reading
-
-        self.load()
-        return reading.clean(rows, self.types, "production data", is_csv=False)[0]
-
-    def __call__(self, rows: pd.DataFrame) -> Any:
-        import pandas as pd
-
-        from mlops.errors import first_line
-
-        good = self.readable(rows)
-        try:
-            predicted = self.pipeline.predict(good) if len(good) else []
-        except ValueError as error:
-            raise MlopsError(
-                f"cannot score production rows with {self.model.described}: {first_line(error)}"
-            ) from None
-        self.scored += len(good)
-        return pd.Series(predicted, index=good.index).reindex(rows.index).to_numpy()
-
-    def probabilities(self, rows: pd.DataFrame) -> Any:
-        """Return the class probabilities (rows x classes) of the rows that convert."""
-        import numpy as np
-
-        good = self.readable(rows[self.features])
-        if not len(good):
-            return np.empty((0, len(self.pipeline.classes_)))
-        return self.pipeline.predict_proba(good)
 
 
 def read_truth(path: str, key: str, target: str) -> dict[str, Any]:
@@ -169,10 +114,10 @@ def read_truth(path: str, key: str, target: str) -> dict[str, Any]:
     return dict(zip(truth[key].astype(str), truth[target], strict=True))
 
 
-def joiner(truth: dict[str, Any], key: str) -> Callable[[pd.DataFrame], tuple[list, list]]:
+def joiner(truth: dict[str, Any], key: str) -> Callable[[pd.DataFrame], tuple[list[Any], list[Any]]]:
     """Return a function pairing a chunk's predictions with the ground truth of its keys."""
 
-    def join(chunk: pd.DataFrame) -> tuple[list, list]:
+    def join(chunk: pd.DataFrame) -> tuple[list[Any], list[Any]]:
         keys = chunk[key].astype(str)
         found = keys.isin(truth.keys()) & chunk[PREDICTION].notna()
         return [truth[value] for value in keys[found]], chunk.loc[found, PREDICTION].tolist()
@@ -181,7 +126,7 @@ def joiner(truth: dict[str, Any], key: str) -> Callable[[pd.DataFrame], tuple[li
 
 
 def performance_rows(
-    cfg: DictConfig, base: Baseline, pairs: list[tuple[list, list]], result: Result, truth_rows: int
+    cfg: DictConfig, base: Baseline, pairs: list[tuple[list[Any], list[Any]]], result: Result, truth_rows: int
 ) -> None:
     """Add the model-performance rows from ground truth joined with production predictions, computed
     on the matched rows only, and how many matched; default thresholds come from the test metrics
@@ -239,12 +184,14 @@ def estimated_rows(cfg: DictConfig, plan: signals.Plan, checked: Any, result: Re
         "rows": scored,
     }
     if not checked.enabled:
-        result.notes.append(f"{estimation.SIGNAL} is disabled: {checked.reason}")
+        result.notes.append(f"{signals.ESTIMATED_PERFORMANCE} is disabled: {checked.reason}")
     elif scored:
+        assert result.probabilities is not None  # scored: it holds a row of probabilities per row scored
+        assert plan.estimate is not None  # a check was made: the signal is on (``estimation_check``)
         result.rows.extend(estimation.rows(cfg.schema.target, checked, result.probabilities, plan.estimate))
         result.notes.append(
-            f"{estimation.SIGNAL}: estimated from the model's probabilities on {scored:,} production rows, "
-            f"before any label ({checked.reason})"
+            f"{signals.ESTIMATED_PERFORMANCE}: estimated from the model's probabilities on {scored:,} "
+            f"production rows, before any label ({checked.reason})"
         )
 
 
@@ -363,7 +310,7 @@ def write_outputs(
 ) -> None:
     """Write ``summary.json`` and ``report.html`` (with the history of the ``earlier`` windows) into
     ``folder``, both or neither."""
-    from mlops import atomic
+    from mlops.core import atomic
     from mlops.monitoring import report
 
     page = report.render(summary, result.histograms, earlier)
@@ -396,10 +343,11 @@ def run(
     one outcome per window."""
     import tempfile
 
-    from mlops import catalog
-    from mlops.features import feature_columns
+    from mlops.core import project
+    from mlops.models import catalog
+    from mlops.models.features import feature_columns
     from mlops.monitoring import backfill, baseline, compute, noise
-    from mlops.serving import endpoints
+    from mlops.scoring.frames import Scorer
 
     cfg = catalog.load_config(name, list(overrides))
     settings = cfg.monitoring
@@ -412,8 +360,8 @@ def run(
             "persistence; a --model folder has no history: drop --model or --backfill"
         )
     stamped = production.parse_stamp(stamp, window) if stamp else None
-    where = source or str(endpoints.collected(name))
-    if source is None and not endpoints.collected(name).is_dir():
+    where = source or str(project.collected(name))
+    if source is None and not project.collected(name).is_dir():
         raise MlopsError(
             f"{name}: its endpoint has collected no data yet ({where}); deploy it (mlops deploy {name}) "
             "and send it requests, or pass --production with your own data"
@@ -428,7 +376,7 @@ def run(
         features = feature_columns(cfg)
         key = str(settings.key_column)
         reader = production.Reader(features, window, str(settings.timestamp_column), key, stamped)
-        score = Scorer(cfg, chosen, features)
+        score = Scorer(cfg, chosen.folder, chosen.described, features)
         known = read_truth(ground_truth, key, cfg.schema.target) if ground_truth else {}
         truth = joiner(known, key) if ground_truth else None
         paths = production.files(where)
@@ -436,6 +384,7 @@ def run(
         estimate = score.probabilities if checked is not None and checked.enabled else None
         echo(f"{name}: monitoring {chosen.described} with production data from {window}")
         chunks = with_progress(reader, paths, f"{name}: reading")
+        parts: Iterable[tuple[production.Window, Result, list[Any], production.Tally, int]]
         if not every:
             result, pairs = compute.compute(plan, base, chunks, score, truth, estimate)
             if not result.production_rows:
@@ -478,12 +427,14 @@ def conclude(
     """Decide the alert on one window's result (each drift distance beside its noise threshold from
     ``noisy``, unless alerting.noise is off), then write its summary and report (and, for a
     registered version, log its MLflow run)."""
-    from mlops import project
+    from mlops.core import project
     from mlops.monitoring import history
 
     kept = {key: base.profile[key] for key in ("training_rows", "sample_rows")}
     summary = summarize(cfg, chosen.version, source, window, tally, scored, result, kept)
-    earlier, last_retrain, logged = [], None, []
+    earlier: list[bool] = []
+    last_retrain: datetime | None = None
+    logged: list[Run] = []
     if chosen.registered is not None:
         logged = history.monitor_runs(cfg.name)  # read once: for persistence, and the report's history
         earlier, last_retrain = alerting.history(logged, summary["window"]["end"], rules.windows - 1)

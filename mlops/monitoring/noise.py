@@ -71,7 +71,8 @@ class Noise:
         prefix = np.concatenate(([0.0], np.cumsum(values)))
         below = np.searchsorted(values, values, side="right")  # baseline values at or below each
 
-        def area_below(x: np.ndarray, count: np.ndarray) -> np.ndarray:  # the baseline CDF's integral to x
+        # the baseline CDF's integral to x: an array for arrays, a number for a number
+        def area_below(x: np.ndarray | float, count: np.ndarray | int) -> Any:
             return (x * count - prefix[count]) / size
 
         scale = max(float(np.std(values, ddof=1)) if size > 1 else 0.0, metrics.MIN_STD)

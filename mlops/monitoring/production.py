@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,10 +50,13 @@ def parse_time(text: str, option: str) -> datetime:
         moment = pd.Timestamp(text)
     except ValueError:
         raise MlopsError(f"{option} '{text}' is not an ISO 8601 time such as 2026-11-16T00:00:00Z") from None
-    return (moment.tz_localize(UTC) if moment.tzinfo is None else moment.tz_convert(UTC)).to_pydatetime()
+    parsed: datetime = (
+        moment.tz_localize(UTC) if moment.tzinfo is None else moment.tz_convert(UTC)
+    ).to_pydatetime()
+    return parsed
 
 
-def parse_duration(text: str, option: str) -> Any:
+def parse_duration(text: str, option: str) -> timedelta:
     """Parse an ISO 8601 duration in days, hours, minutes or seconds (P7D, PT12H, P1DT6H)."""
     import pandas as pd
 
@@ -65,7 +68,8 @@ def parse_duration(text: str, option: str) -> Any:
         raise MlopsError(
             f"{option} '{text}' is not a positive ISO 8601 duration in days or hours, such as P7D or PT12H"
         )
-    return duration.to_pytimedelta()
+    parsed: timedelta = duration.to_pytimedelta()
+    return parsed
 
 
 def parse_stamp(text: str, window: Window) -> datetime:
@@ -127,7 +131,7 @@ def files(source: Path | str) -> list[Path]:
 @contextmanager
 def reading(path: Path, what: str) -> Iterator[None]:
     """Turn a file that does not parse (a truncated Parquet file, a broken CSV) into one line naming it."""
-    from mlops.errors import first_line
+    from mlops.core.errors import first_line
 
     try:
         yield

@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mlops import page
 from mlops.monitoring import history
 from mlops.monitoring.alerting import beyond_noise
-from mlops.page import number
-from mlops.svg import Bar, Chart, Line, Text, ceiling, compact, percent, ticks
+from mlops.reports import page
+from mlops.reports.page import number
+from mlops.reports.svg import Bar, Chart, Line, Text, ceiling, compact, percent, ticks
 
 if TYPE_CHECKING:
     from mlops.monitoring.metrics import Histogram
@@ -61,7 +61,9 @@ class Section:
     rows: list[Row]
 
 
-def render(summary: dict, histograms: dict[str, Histogram], earlier: list[dict] | None = None) -> str:
+def render(
+    summary: dict[str, Any], histograms: dict[str, Histogram], earlier: list[dict[str, Any]] | None = None
+) -> str:
     """Return the report page of a monitor run's ``summary`` and its per-column ``histograms``, with
     the history of the ``earlier`` windows' summaries and this one when there are earlier ones."""
     rows = [display(row) for row in summary["rows"]]
@@ -85,7 +87,7 @@ def threshold_text(metric: str, threshold: float | None) -> str:
     return f"{'min' if metric in LOWER_IS_BREACH else 'max'} {number(threshold)}"
 
 
-def status(row: dict) -> str:
+def status(row: dict[str, Any]) -> str:
     """Return the verdict of a metric row in words, so that it reads without colour: Azure's, and
     for a breached drift distance within its sampling noise, that it does not count."""
     if row["breached"]:
@@ -95,7 +97,7 @@ def status(row: dict) -> str:
     return "no threshold" if row["threshold"] is None else "✓ ok"
 
 
-def display(row: dict) -> Row:
+def display(row: dict[str, Any]) -> Row:
     """Return a summary metric row with every cell formatted for the page."""
     return Row(
         signal=SIGNAL_TITLES.get(row["signal"], row["signal"]),

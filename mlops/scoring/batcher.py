@@ -16,6 +16,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from mlops.scoring.contract import Request, RequestError
 from mlops.scoring.contract import shown as shown_value
@@ -23,7 +24,7 @@ from mlops.scoring.guard import Refusal
 from mlops.scoring.model import Model
 
 # what a future resolves to: the predictions and, when asked, {class: p} per row
-Answer = tuple[list, list[dict[str, float]] | None]
+Answer = tuple[list[Any], list[dict[str, float]] | None]
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Job:
     """A parsed request waiting for its share of a predict call."""
 
     request: Request
-    future: Future
+    future: Future[Answer]
 
 
 class Batcher:
@@ -48,7 +49,7 @@ class Batcher:
         self.thread = threading.Thread(target=self.run, name=f"batcher {self.label}", daemon=True)
         self.thread.start()
 
-    def submit(self, request: Request) -> Future:
+    def submit(self, request: Request) -> Future[Answer]:
         """Queue a request for the next micro-batch; the future resolves to its Answer."""
         job = Job(request, Future())
         with self.condition:
@@ -80,7 +81,8 @@ class Batcher:
                     if left <= 0:
                         break
                     self.condition.wait(left)
-                batch, rows = [], 0
+                batch: list[Job] = []
+                rows = 0
                 while self.pending and (not batch or rows + self.pending[0].request.rows <= self.max_rows):
                     job = self.pending.popleft()
                     batch.append(job)
@@ -117,8 +119,11 @@ class Batcher:
             if refused is not None:
                 job.future.set_exception(self.refusal(job.request, refused - start, scores.refused[refused]))
             else:
-                wanted = job.request.probabilities
-                probabilities = self.model.labelled(scores.probabilities[start:end]) if wanted else None
+                probabilities = None
+                if job.request.probabilities:
+                    # asked: the batch was scored with them, and a request holds at least one row
+                    assert scores.probabilities is not None
+                    probabilities = self.model.labelled(scores.probabilities[start:end])
                 job.future.set_result((scores.predictions[start:end], probabilities))
             start = end
 

@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops import jsonio
-from mlops.errors import MlopsError
+from mlops.core import jsonio
+from mlops.core.errors import MlopsError
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -283,8 +283,8 @@ def wants_probabilities(params: Any, classifier: bool) -> bool:
 
 
 def openapi(
-    endpoint: str, deployment: str, version: str, columns: list[Column], classes: list | None
-) -> dict:
+    endpoint: str, deployment: str, version: str, columns: list[Column], classes: list[Any] | None
+) -> dict[str, Any]:
     """Return the OpenAPI 3 document of the scoring route, derived from the signature."""
     names = [column.name for column in columns]
     row_object = {
@@ -316,7 +316,7 @@ def openapi(
         ]
     }
     prediction = {"type": "number"} if classes is None else {"enum": classes}
-    response = {
+    response: dict[str, Any] = {
         "type": "object",
         "required": ["predictions"],
         "properties": {"predictions": {"type": "array", "items": prediction}},

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.features import missing_as_nan
+from mlops.models.features import missing_as_nan
 from mlops.scoring import contract
 from mlops.scoring.guard import Guard, Refusal, score
 
@@ -20,8 +20,8 @@ class Scores:
     """What one predict pass returns: a prediction per row (None for a refused row) and, when asked,
     its class probabilities; ``refused`` says, by row, why a row was left out."""
 
-    predictions: list
-    probabilities: list | None
+    predictions: list[Any]
+    probabilities: list[Any] | None
     refused: dict[int, Refusal]
 
 
@@ -32,7 +32,7 @@ class Model:
     version: str
     pipeline: Any
     columns: list[contract.Column]
-    classes: list | None
+    classes: list[Any] | None
 
     def __post_init__(self) -> None:
         self.guard = Guard.of(self.pipeline)
@@ -79,15 +79,15 @@ class Model:
         return [dict(zip(labels, row, strict=True)) for row in probabilities]
 
 
-def spread(values: list | None, rows: list[int], total: int) -> list:
+def spread(values: list[Any] | None, rows: list[int], total: int) -> list[Any]:
     """Return ``values`` (those of ``rows``) placed at their rows of ``total``, None elsewhere."""
-    spread: list = [None] * total
+    spread: list[Any] = [None] * total
     for row, value in zip(rows, values or [None] * len(rows), strict=True):
         spread[row] = value
     return spread
 
 
-def answer(predictions: list, probabilities: list[dict[str, float]] | None) -> dict[str, Any]:
+def answer(predictions: list[Any], probabilities: list[dict[str, float]] | None) -> dict[str, Any]:
     """Return the body of a successful answer: ``{"predictions": [...]}``, with ``"probabilities"``
     when the request asked for them."""
     body: dict[str, Any] = {"predictions": predictions}
@@ -96,7 +96,7 @@ def answer(predictions: list, probabilities: list[dict[str, float]] | None) -> d
     return body
 
 
-def output_rows(predictions: list, probabilities: list[dict[str, float]] | None) -> list[dict[str, Any]]:
+def output_rows(predictions: list[Any], probabilities: list[dict[str, float]] | None) -> list[dict[str, Any]]:
     """Return what an answer holds as the rows data collection records as ``model_outputs``: the
     prediction and, when the client asked for them, ``probability_<class>`` columns."""
     if probabilities is None:
@@ -122,7 +122,7 @@ def load(folder: Path, name: str, version: str, trusted_types: list[str]) -> Mod
     from mlflow.models import Model as MlflowModel
     from sklearn.base import is_classifier
 
-    from mlops import modelio
+    from mlops.registry import modelio
 
     columns = contract.columns_of(MlflowModel.load(str(folder)).signature, name, version)
     pipeline = modelio.load(folder, trusted_types, name)

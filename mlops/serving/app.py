@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops import jsonio, project
-from mlops.errors import MlopsError, first_line
+from mlops.core import jsonio, project
+from mlops.core.errors import MlopsError, first_line
 from mlops.scoring import contract
 from mlops.scoring import model as scoring
 from mlops.scoring.batcher import Answer, Batcher
@@ -43,8 +43,8 @@ GRACE_SECONDS = 10  # how long a stopping server lets requests in flight finish
 BODY_TIMEOUT_MS = 5000  # deployment.online.body_timeout_ms of records written before it existed
 DEPLOYMENT_HEADER = b"azureml-model-deployment"  # pins a deployment; the answer names who scored
 
-Send = Callable[[dict], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def load_model(name: str, version: str, trusted_types: list[str]) -> Model:
@@ -99,9 +99,9 @@ class Endpoint:
         self.settings: dict[str, Any] = {}
         self.stamp: tuple[int, int, int] | None = None
         self.collector: Collector | None = None
-        self.watcher: asyncio.Task | None = None
+        self.watcher: asyncio.Task[None] | None = None
 
-    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope."""
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)
@@ -127,7 +127,9 @@ class Endpoint:
         await send({"type": "http.response.start", "status": status, "headers": start + headers + extra})
         await send({"type": "http.response.body", "body": body})
 
-    async def route(self, scope: dict, receive: Receive, request_id: str) -> tuple[int, Any, list]:
+    async def route(
+        self, scope: dict[str, Any], receive: Receive, request_id: str
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         """Dispatch a request by route; return status, JSON payload and extra headers."""
         path, method = scope["path"], scope["method"]
         if path not in ROUTES:
@@ -160,7 +162,7 @@ class Endpoint:
 
     async def score(
         self, headers: dict[bytes, bytes], receive: Receive, request_id: str
-    ) -> tuple[int, Any, list]:
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         """Score a request on the pinned or a traffic-drawn deployment and collect what came in and out."""
         body = await self.body(headers, receive)
         deployment = self.pick(headers.get(DEPLOYMENT_HEADER))  # no await from here to its queue
@@ -176,6 +178,7 @@ class Endpoint:
             probabilities,
             request_id,
         )
+        assert self.collector is not None  # lifespan startup (uvicorn's lifespan="on") precedes requests
         problem = await asyncio.wrap_future(self.collector.collect(scored))  # answered only once collected
         if problem is not None:
             raise NotCollected(
@@ -236,10 +239,11 @@ class Endpoint:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.collector = Collector(project.state_dir() / "collected" / self.name, self.name)
+                self.collector = Collector(project.collected(self.name), self.name)
                 self.watcher = asyncio.get_running_loop().create_task(self.watch())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                assert self.watcher is not None and self.collector is not None  # set at startup
                 self.watcher.cancel()
                 for deployment in self.deployments.values():
                     await deployment.stop()
@@ -269,7 +273,7 @@ class Endpoint:
                 self.failure = failure
             await asyncio.sleep(WATCH_SECONDS)
 
-    async def apply(self, record: dict) -> None:
+    async def apply(self, record: dict[str, Any]) -> None:
         """Load the record's model versions, then swap in its deployments and traffic at once."""
         settings = record["settings"]
         loaded = {d.model.version: d.model for d in self.deployments.values()}
@@ -311,6 +315,7 @@ class Log(logging.handlers.RotatingFileHandler):
 
     def capture(self) -> None:
         """Point the process's stdout and stderr at the current file."""
+        assert self.stream is not None  # opened at once: the handler is not made with delay
         for descriptor in (1, 2):
             os.dup2(self.stream.fileno(), descriptor)
 

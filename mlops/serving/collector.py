@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mlops import jsonio
-from mlops.errors import first_line
+from mlops.core import jsonio
+from mlops.core.errors import first_line
 from mlops.scoring.model import output_rows
 
 logger = logging.getLogger("mlops.serving.collector")
@@ -102,7 +102,7 @@ class Collector:
         self.root = root
         self.endpoint = endpoint
         self.instance = f"local-{os.getpid()}"
-        self.queue: queue.Queue[tuple[Scored, Future] | None] = queue.Queue(MAX_PENDING)
+        self.queue: queue.Queue[tuple[Scored, Future[str | None]] | None] = queue.Queue(MAX_PENDING)
         self.files: dict[tuple[str, str], tuple[Path, BinaryIO]] = {}
         self.dropped = 0
         self.failed = 0  # requests not collected since the failure was last logged
@@ -111,10 +111,10 @@ class Collector:
         self.thread = threading.Thread(target=self.run, name="collector", daemon=True)
         self.thread.start()
 
-    def collect(self, scored: Scored) -> Future:
+    def collect(self, scored: Scored) -> Future[str | None]:
         """Queue a scored request for writing; the future resolves to None once its records are
         written, else to why they were not. Dropped (counted, logged) when the writer is far behind."""
-        written: Future = Future()
+        written: Future[str | None] = Future()
         try:
             self.queue.put_nowait((scored, written))
         except queue.Full:

@@ -8,7 +8,6 @@ deploy to a running endpoint rewrites the record and waits until /ready reports 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import http.client
 import json
 import os
@@ -22,8 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlops import atomic, lineage, project
-from mlops.errors import MlopsError
+from mlops.core import atomic, locks, project
+from mlops.core.errors import MlopsError
+from mlops.registry import lineage
 from mlops.serving import keys
 
 HOST = "127.0.0.1"
@@ -42,11 +42,6 @@ def folder(name: str) -> Path:
     return project.state_dir() / "endpoints" / name
 
 
-def collected(name: str) -> Path:
-    """Return the folder of the data collected by endpoint ``name``."""
-    return project.state_dir() / "collected" / name
-
-
 def names() -> list[str]:
     """Return the names of the endpoints on record."""
     root = project.state_dir() / "endpoints"
@@ -56,7 +51,8 @@ def names() -> list[str]:
 def read(name: str) -> dict[str, Any]:
     """Return the record of endpoint ``name``, or raise naming how to create it."""
     try:
-        return json.loads((folder(name) / RECORD).read_text())
+        record: dict[str, Any] = json.loads((folder(name) / RECORD).read_text())
+        return record
     except FileNotFoundError:
         known = ", ".join(names()) or "none yet"
         raise MlopsError(
@@ -72,10 +68,7 @@ def write(record: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def locked(name: str) -> Iterator[None]:
     """Hold the endpoint's lock, so two commands never change one endpoint at once."""
-    path = folder(name)
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locks.held(folder(name) / ".lock"):
         yield
 
 
@@ -101,7 +94,12 @@ def running(pid: int | None) -> bool:
 
 
 def request(
-    port: int, method: str, path: str, timeout: float, body: bytes | None = None, headers: dict | None = None
+    port: int,
+    method: str,
+    path: str,
+    timeout: float,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any, http.client.HTTPMessage]:
     """Send one HTTP request to a local endpoint; return status, JSON (or text) body and headers.
 
@@ -245,7 +243,7 @@ def apply(record: dict[str, Any], previous: dict[str, Any] | None, port: int | N
     without downtime, a stopped one is started (on its previous port when free)."""
     record = {**record, "revision": (previous or {}).get("revision", 0) + 1}
     live = previous is not None and running(previous.get("pid"))
-    if live and port and port != previous["port"]:
+    if live and previous is not None and port and port != previous["port"]:
         raise MlopsError(
             f"endpoint '{record['name']}' runs on port {previous['port']}; stop it first "
             f"(mlops stop {record['name']}) to move it to port {port}"
@@ -257,6 +255,7 @@ def apply(record: dict[str, Any], previous: dict[str, Any] | None, port: int | N
         wait_ready(record)
     except MlopsError:  # the endpoint goes back to what it was
         if live:
+            assert previous is not None  # live: it runs
             write({**previous, "revision": record["revision"] + 1})
         else:
             terminate(record["pid"])
@@ -339,6 +338,7 @@ def terminate(pid: int | None) -> bool:
     for sig, seconds in ((signal.SIGTERM, TERM_SECONDS), (signal.SIGKILL, KILL_SECONDS)):
         if not running(pid):
             return sig == signal.SIGKILL
+        assert pid is not None  # running(None) is False
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
         if gone(seconds):

@@ -8,8 +8,8 @@ import os
 import secrets
 from pathlib import Path
 
-from mlops import atomic
-from mlops.errors import MlopsError
+from mlops.core import atomic
+from mlops.core.errors import MlopsError
 
 FILE = "keys.json"
 NAMES = ("primary", "secondary")
@@ -29,7 +29,8 @@ def ensure(folder: Path) -> None:
 def read(folder: Path) -> dict[str, str]:
     """Return the keys of the endpoint in ``folder``."""
     try:
-        return json.loads((folder / FILE).read_text())
+        keys: dict[str, str] = json.loads((folder / FILE).read_text())
+        return keys
     except FileNotFoundError:
         raise MlopsError(
             f"no endpoint '{folder.name}' (no {FILE}); deploy it with: mlops deploy {folder.name} --online"

@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+
+__all__ = ["batch_score", "entry", "evaluate", "monitor_preprocess", "prep", "register", "train", "validate"]
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -26,7 +28,7 @@ def entry(
     """Parse ``--model NAME``, the step's folder options (each ``--<folder> DIR``; those in
     ``optional`` may be left out) and text ``options``, compose the config with the trailing Hydra
     overrides, run ``body``; print user mistakes without a traceback."""
-    from mlops import catalog
+    from mlops.models import catalog
 
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--model", required=True, help="model name (folder under data-science/models)")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.registry import artifacts
 
 if TYPE_CHECKING:
     import argparse
@@ -32,16 +33,22 @@ class Evaluation:
     compared_rows: int | None = None
     excluded_rows: int = 0
     note: str = ""  # how the rows were chosen, when it could not be by the champion's training rows
-    interval: dict[str, float] | None = None  # the improvement's paired bootstrap (mlops.uncertainty)
-    slices: list[dict] = field(default_factory=list)  # each declared slice, judged (mlops.slices)
-    cost: dict[str, dict] = field(default_factory=dict)  # candidate's and champion's (mlops.cost)
-    curves: dict[str, dict | None] = field(default_factory=dict)  # chart data (mlops.curves)
+    interval: dict[str, Any] | None = (
+        None  # the improvement's paired bootstrap (mlops.evaluation.uncertainty)
+    )
+    # each declared slice, judged (mlops.evaluation.slices)
+    slices: list[dict[str, Any]] = field(default_factory=list)
+    # the candidate's and champion's figures (None without a champion; mlops.evaluation.cost), at
+    # registration also their ratios and the bounds
+    cost: dict[str, Any] = field(default_factory=dict)
+    # chart data (mlops.evaluation.curves)
+    curves: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
 
 def score(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> dict[str, float]:
     """Return every metric of the model's task for ``pipeline`` on ``test``."""
-    from mlops import metrics
-    from mlops.features import feature_columns
+    from mlops.evaluation import metrics
+    from mlops.models.features import feature_columns
 
     return metrics.compute(cfg.task, pipeline, test[feature_columns(cfg)], test[cfg.schema.target])
 
@@ -63,10 +70,11 @@ def compared(
     test: pd.DataFrame,
 ) -> Evaluation:
     """Return the candidate's ``evaluation`` with ``champion`` (None: no champion) scored on the rows
-    of ``test`` it did not train on (see ``mlops.overlap``), the candidate too when rows were left out;
-    the slices judged and the cost of serving measured on the same rows, both models' calls
+    of ``test`` it did not train on (see ``mlops.evaluation.overlap``), the candidate too when rows were
+    left out; the slices judged and the cost of serving measured on the same rows, both models' calls
     interleaved."""
-    from mlops import cost, overlap, registry
+    from mlops import registry
+    from mlops.evaluation import cost, overlap
 
     fresh = Evaluation(evaluation.metrics)
     if champion is None:
@@ -107,8 +115,8 @@ def judged(
     """Fill ``evaluation`` with what candidate and ``champion`` (None: no champion) do on ``rows``:
     the champion's metrics (and the candidate's, when ``rows`` are not every test row), the interval
     of the improvement, the slices, the cost of serving and the chart data."""
-    from mlops import cost, curves, metrics, slices, uncertainty
-    from mlops.features import feature_columns
+    from mlops.evaluation import cost, curves, metrics, slices, uncertainty
+    from mlops.models.features import feature_columns
 
     features, target = rows[feature_columns(cfg)], rows[cfg.schema.target].to_numpy()
     ours = metrics.outputs(cfg.task, pipeline, features)
@@ -146,13 +154,13 @@ def against_current(
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
-    from mlops import modelio
+    from mlops.registry import modelio
     from mlops.steps import prep
 
     pipeline = modelio.load(args.model_dir, cfg.serialization.trusted_types, cfg.name)
     evaluation = run(cfg, pipeline, prep.read(args.data).test)
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "evaluation.json").write_text(json.dumps(asdict(evaluation), indent=2))
+    (args.output / artifacts.EVALUATION_FILE).write_text(json.dumps(asdict(evaluation), indent=2))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ def run(cfg: DictConfig, input_data: Path, start: str, end: str, output: Path) -
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mlops.errors import MlopsError
-    from mlops.features import feature_columns
+    from mlops.core.errors import MlopsError
+    from mlops.models.features import feature_columns
     from mlops.monitoring import production
 
     monitoring = cfg.monitoring
@@ -44,7 +44,7 @@ def run(cfg: DictConfig, input_data: Path, start: str, end: str, output: Path) -
             writer.close()
     if writer is None:
         raise MlopsError(f"{cfg.name}: no production rows from {window} in {input_data}")
-    from mlops.azureml.reference import mltable
+    from mlops.monitoring.reference import mltable
 
     (output / "MLTable").write_text(mltable(TABLE))
     return reader.tally.rows

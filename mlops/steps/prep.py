@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import MlopsError
-from mlops.features import missing_as_nan
+from mlops.core.errors import MlopsError
+from mlops.models.features import missing_as_nan
+from mlops.registry import artifacts
 
 if TYPE_CHECKING:
     import argparse
@@ -52,7 +53,7 @@ def run(cfg: DictConfig, sample: int | None = None) -> Split:
     classification target is stratified when every class can be."""
     from sklearn.model_selection import train_test_split
 
-    from mlops.data import fingerprint
+    from mlops.models.data import fingerprint
 
     frame, source = load(cfg)
     rows = len(frame)
@@ -87,19 +88,19 @@ def write(split: Split, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     split.train.to_parquet(folder / "train.parquet")
     split.test.to_parquet(folder / "test.parquet")
-    (folder / "split.json").write_text(json.dumps(split.info, indent=2))
+    (folder / artifacts.SPLIT_FILE).write_text(json.dumps(split.info, indent=2))
 
 
 def read(folder: Path) -> Split:
     """Read a split written by ``write``."""
     import pandas as pd
 
-    if not (folder / "split.json").is_file():
+    if not (folder / artifacts.SPLIT_FILE).is_file():
         raise MlopsError(f"{folder} holds no split; run python -m mlops.steps.prep first")
     return Split(
         pd.read_parquet(folder / "train.parquet"),
         pd.read_parquet(folder / "test.parquet"),
-        json.loads((folder / "split.json").read_text()),
+        json.loads((folder / artifacts.SPLIT_FILE).read_text()),
     )
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops import gate
+from mlops.core import settings
+from mlops.evaluation import gate
+from mlops.registry import artifacts
 
 if TYPE_CHECKING:
     import argparse
@@ -23,20 +25,6 @@ if TYPE_CHECKING:
 
     from mlops.steps.evaluate import Evaluation
     from mlops.steps.prep import Split
-
-
-# what the step writes to its --output folder: the version and the gate's verdict, for the submission
-REGISTRATION_FILE = "registration.json"
-# the folder of the run's artifacts that holds the model: the version's source is runs:/<run_id>/model
-MODEL_ARTIFACT_PATH = "model"
-# the run's folder of what evaluate found (evaluation.json, without chart data) and the comparison report
-EVALUATION_ARTIFACT_PATH = "evaluation"
-EVALUATION_FILE = "evaluation.json"
-COMPARISON_FILE = "comparison.html"
-CONFIG_FILE = (
-    "config.yaml"  # the whole resolved config, logged with the run; the version's config tag names it
-)
-MIN_TEST_ROWS = 50  # evaluation.min_test_rows: fewer compared rows than this leave the gate undecided
 
 
 @dataclass
@@ -61,7 +49,7 @@ class Registration:
 
 def decide(cfg: DictConfig, evaluation: Evaluation) -> gate.Decision:
     """Apply the model's evaluation settings to the candidate and champion metrics."""
-    from mlops.uncertainty import Interval
+    from mlops.evaluation.uncertainty import Interval
 
     return gate.decide(
         cfg.task,
@@ -71,8 +59,8 @@ def decide(cfg: DictConfig, evaluation: Evaluation) -> gate.Decision:
         rows=rows_note(evaluation),
         primary_metric=cfg.evaluation.primary_metric,
         thresholds=dict(cfg.evaluation.get("thresholds") or {}),
-        min_improvement=cfg.evaluation.get("min_improvement", 0.0),
-        min_test_rows=cfg.evaluation.get("min_test_rows", MIN_TEST_ROWS),
+        min_improvement=settings.value(cfg.evaluation, "evaluation.min_improvement"),
+        min_test_rows=settings.value(cfg.evaluation, "evaluation.min_test_rows"),
         champion=evaluation.champion_metrics,
         champion_version=evaluation.champion_version,
         champion_error=evaluation.champion_error,
@@ -89,9 +77,11 @@ def write_report(
     ``reports/<model>/``, log it and the evaluation (``evaluation/``) with the run; return its path."""
     from dataclasses import asdict
 
-    from mlops import comparison, project, registry
+    from mlops import registry
+    from mlops.core import project
+    from mlops.reports import comparison
 
-    folder = project.state_dir() / "reports" / cfg.name
+    folder: Path = project.state_dir() / "reports" / cfg.name
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"version-{version}-comparison.html"
     recorded = asdict(evaluation)
@@ -106,21 +96,22 @@ def write_report(
         recorded.pop("curves"),
     )
     with tempfile.TemporaryDirectory() as temporary:
-        saved = Path(temporary) / EVALUATION_FILE
+        saved = Path(temporary) / artifacts.EVALUATION_FILE
         saved.write_text(json.dumps({**recorded, "version": version, "verdict": decision.verdict}, indent=2))
         mlflow_client = registry.client()
-        shutil.copyfile(path, saved.with_name(COMPARISON_FILE))
-        mlflow_client.log_artifacts(run_id, temporary, EVALUATION_ARTIFACT_PATH)
+        shutil.copyfile(path, saved.with_name(artifacts.COMPARISON_FILE))
+        mlflow_client.log_artifacts(run_id, temporary, artifacts.EVALUATION_ARTIFACT_PATH)
     return path
 
 
 def write_card(name: str, version: str, run_id: str) -> None:
     """Log the model card of the new version with its run (``card/``), as registered."""
-    from mlops import card, registry
+    from mlops import registry
+    from mlops.reports import card
 
     with tempfile.TemporaryDirectory() as temporary:
         card.write(card.build(registry.get_version(name, version)), Path(temporary))
-        registry.client().log_artifacts(run_id, temporary, card.CARD_ARTIFACT_PATH)
+        registry.client().log_artifacts(run_id, temporary, artifacts.CARD_ARTIFACT_PATH)
 
 
 def rows_note(evaluation: Evaluation) -> str:
@@ -143,7 +134,9 @@ def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str], run_id
 
     from omegaconf import OmegaConf
 
-    from mlops import catalog, lineage, registry
+    from mlops import registry
+    from mlops.models import catalog
+    from mlops.registry import lineage
 
     commit, dirty = lineage.git_commit(catalog.model_dir(cfg.name))
     config = OmegaConf.to_yaml(cfg, resolve=True)
@@ -156,7 +149,7 @@ def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str], run_id
         "test_rows": str(split.info["test_rows"]),
         "env": str(OmegaConf.select(cfg, "env.name", default="")),
         "overrides": registry.fitted(" ".join(overrides)),
-        "config": f"runs:/{run_id}/{CONFIG_FILE}",
+        "config": f"runs:/{run_id}/{artifacts.CONFIG_FILE}",
         "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
     }
 
@@ -168,8 +161,9 @@ def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder:
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from mlops import catalog, modelio
-    from mlops.features import feature_columns
+    from mlops.models import catalog
+    from mlops.models.features import feature_columns
+    from mlops.registry import modelio
 
     # numeric features enter the signature as doubles, so a request may hold ints, floats or nulls
     numeric = {column: "float64" for column in cfg.schema.get("numeric") or []}
@@ -194,7 +188,7 @@ def record_baseline(
     """Write the monitoring baseline (training profile, sample, predictions, feature importance, test
     metrics) into the model folder's ``monitoring/`` folder, so monitoring compares with what this
     version was trained on."""
-    from mlops.features import feature_columns
+    from mlops.models.features import feature_columns
     from mlops.monitoring import baseline
 
     rows = int(cfg.monitoring.baseline_rows)
@@ -230,8 +224,10 @@ def run(
     import mlflow
     from omegaconf import OmegaConf
 
-    from mlops import cost, digests, overlap, registry
-    from mlops.features import feature_columns
+    from mlops import registry
+    from mlops.evaluation import cost, overlap
+    from mlops.models.features import feature_columns
+    from mlops.registry import digests
     from mlops.steps.evaluate import against_current
 
     failing = f"cannot register a version of '{cfg.name}'"
@@ -240,17 +236,18 @@ def run(
     active = mlflow.active_run()
     scope = nullcontext(active) if active else mlflow.start_run(experiment_id=experiment, run_name="register")
     with scope as run, tempfile.TemporaryDirectory() as temporary:
-        folder = Path(temporary) / MODEL_ARTIFACT_PATH
+        folder = Path(temporary) / artifacts.MODEL_ARTIFACT_PATH
         save_model(cfg, pipeline, split.train, folder)
         record_baseline(cfg, pipeline, split, evaluation.metrics, folder)
         overlap.write(split.train, [*feature_columns(cfg), cfg.schema.target], folder)
         _, footprint = cost.loaded(folder, cfg.serialization.trusted_types, cfg.name)
         files = digests.tag(folder)
-        mlflow.log_artifacts(str(folder), artifact_path=MODEL_ARTIFACT_PATH)
-        mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_FILE)  # what the config tag names
+        mlflow.log_artifacts(str(folder), artifact_path=artifacts.MODEL_ARTIFACT_PATH)
+        config = OmegaConf.to_yaml(cfg, resolve=True)
+        mlflow.log_text(config, artifacts.CONFIG_FILE)  # what the config tag names
     # a runs:/ source reads the same on every store: download_artifacts and Model.load resolve it, while
     # Model.load takes a local store's file:// artifact URI for a missing path
-    source = f"runs:/{run.info.run_id}/{MODEL_ARTIFACT_PATH}"
+    source = f"runs:/{run.info.run_id}/{artifacts.MODEL_ARTIFACT_PATH}"
     # compare-and-set: under the model's gate lock the champion is read again, and a version that took
     # the alias since evaluate (a concurrent train) is scored and compared with instead
     with registry.gate_lock(cfg.name), registry.answering(failing):
@@ -266,7 +263,7 @@ def run(
         tags |= cost.tags(evaluation.cost["candidate"])
         tags |= {
             "compared_with_champion": evaluation.champion_version or "none",
-            "gate": gate.TAGS[decision.verdict],
+            "gate": decision.verdict.tag,
             "gate_reason": registry.fitted(decision.reason),
         }
         version = registry.create_version(cfg.name, source, run.info.run_id, tags)
@@ -279,18 +276,17 @@ def run(
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
-    from mlops import modelio
+    from mlops.registry import modelio
     from mlops.steps import prep
     from mlops.steps.evaluate import Evaluation
 
-    evaluation = Evaluation(**json.loads((args.evaluation / "evaluation.json").read_text()))
+    evaluation = Evaluation(**json.loads((args.evaluation / artifacts.EVALUATION_FILE).read_text()))
     pipeline = modelio.load(args.model_dir, cfg.serialization.trusted_types, cfg.name)
     result = run(cfg, pipeline, prep.read(args.data), evaluation, args.overrides)
-    verdict = {"promote": "champion", "reject": "rejected"}.get(result.decision.verdict, "investigate")
-    print(f"{cfg.name}: version {result.version} {verdict}: {result.decision.reason}")
+    print(f"{cfg.name}: version {result.version} {result.decision.verdict.said}: {result.decision.reason}")
     if args.output:
         args.output.mkdir(parents=True, exist_ok=True)
-        (args.output / REGISTRATION_FILE).write_text(json.dumps(result.as_dict(cfg.name), indent=2))
+        (args.output / artifacts.REGISTRATION_FILE).write_text(json.dumps(result.as_dict(cfg.name), indent=2))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def run(cfg: DictConfig, train: pd.DataFrame) -> Pipeline:
     """Return the model's pipeline fitted on ``train``."""
-    from mlops.features import build_pipeline, feature_columns
+    from mlops.models.features import build_pipeline, feature_columns
 
     pipeline = build_pipeline(cfg)
     pipeline.fit(train[feature_columns(cfg)], train[cfg.schema.target])
@@ -22,7 +22,7 @@ def run(cfg: DictConfig, train: pd.DataFrame) -> Pipeline:
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
-    from mlops import modelio
+    from mlops.registry import modelio
     from mlops.steps import prep
 
     pipeline = run(cfg, prep.read(args.data).train)

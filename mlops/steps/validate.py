@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlops.data import LINE
-from mlops.errors import MlopsError
+from mlops.core.errors import MlopsError
+from mlops.models.data import LINE
 
 if TYPE_CHECKING:
     import argparse
@@ -60,7 +60,7 @@ def run(cfg: DictConfig, split: Split) -> None:
     query cannot be evaluated on its features; return when clean."""
     import pandas as pd
 
-    from mlops import slices
+    from mlops.evaluation import slices
 
     found = problems(cfg, pd.concat([split.train, split.test]), split.info["source"])
     if found:

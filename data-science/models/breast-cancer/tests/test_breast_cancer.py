@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlops import catalog
+from mlops.models import catalog
 from mlops.steps import evaluate, prep, train, validate
 
 NAME = "breast-cancer"
@@ -17,7 +17,7 @@ def test_data_comes_from_scikit_learn_and_matches_the_schema(cfg):
     split = prep.run(cfg)
     validate.run(cfg, split)
     assert split.info["rows"] == 569
-    assert split.info["source"] == "mlops.data.load_sklearn_dataset"
+    assert split.info["source"] == "mlops.models.data.load_sklearn_dataset"
 
 
 def test_pipeline_separates_the_classes(cfg):

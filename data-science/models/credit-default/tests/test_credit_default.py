@@ -6,7 +6,7 @@ Run them with: nox -s "model(name='credit-default')"
 import pandas as pd
 import pytest
 
-from mlops import catalog
+from mlops.models import catalog
 from mlops.steps import evaluate, prep, train, validate
 
 NAME = "credit-default"

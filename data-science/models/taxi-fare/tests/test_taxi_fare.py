@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import catalog
+from mlops.models import catalog
 from mlops.steps import evaluate, prep, train, validate
 
 NAME = "taxi-fare"

@@ -1,0 +1,80 @@
+"""Benchmark how fast the ``mlops`` command starts, as a multiple of a bare ``python -c pass``.
+
+    python benchmarks/startup.py                  # this tree, 15 runs of each, the fastest counts
+    python benchmarks/startup.py --base 0123abc   # and the same commands at another commit, side by side
+
+Each command runs as a subprocess with this Python, as a user runs it. ``mlops --help`` lists every
+command (so it imports every module of ``mlops.cli``); ``mlops train --help`` imports one. Neither may
+load pandas, scikit-learn, MLflow or azure-ai-ml: their cost shows here as a ratio far above 1. With
+``--base``, the other commit is checked out into a temporary git worktree and run from there, so the
+figures of the two trees stand side by side on the same machine at the same moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+COMMANDS = {
+    "python -c pass": ["-c", "pass"],
+    "mlops --help": ["-m", "mlops", "--help"],
+    "mlops train --help": ["-m", "mlops", "train", "--help"],
+    "mlops list --help": ["-m", "mlops", "list", "--help"],
+}
+
+
+def fastest(args: list[str], tree: Path, repeat: int) -> float:
+    """Return the fewest seconds ``python ARGS`` took in ``repeat`` runs from ``tree``."""
+    env = dict(os.environ, PYTHONPATH=str(tree), MLOPS_ROOT=str(tree))
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, *args], cwd=tree, env=env, check=True, capture_output=True)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def measure(tree: Path, repeat: int) -> dict[str, float]:
+    """Return the fastest seconds of every command from ``tree``."""
+    return {name: fastest(args, tree, repeat) for name, args in COMMANDS.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=15, help="runs per command; the fastest counts")
+    parser.add_argument("--base", help="a commit to measure beside this tree")
+    options = parser.parse_args()
+    trees = {"this tree": measure(REPO, options.repeat)}
+    if options.base:
+        with tempfile.TemporaryDirectory(prefix="mlops-startup-") as scratch:
+            other = Path(scratch) / "base"
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(other), options.base],
+                check=True,
+            )
+            try:
+                trees[options.base[:12]] = measure(other, options.repeat)
+            finally:
+                subprocess.run(
+                    ["git", "-C", str(REPO), "worktree", "remove", "--force", str(other)], check=True
+                )
+    print(f"{'command':<22}" + "".join(f"{name:>26}" for name in trees))
+    for command in COMMANDS:
+        cells = [
+            f"{seconds[command] * 1000:8.0f} ms {seconds[command] / seconds['python -c pass']:6.1f}x"
+            for seconds in trees.values()
+        ]
+        print(f"{command:<22}" + "".join(f"{cell:>26}" for cell in cells))
+    print("(fastest of each; x: a multiple of 'python -c pass' in the same tree)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Find the models under ``data-science/models`` and compose their Hydra configs."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlops.core import project, settings
+from mlops.core.errors import MlopsError
+
+if TYPE_CHECKING:
+    import yaml
+    from omegaconf import DictConfig
+
+CONFIG_NAME = "model"
+TASKS = ("regression", "classification")
+MARKER = re.compile(rb"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)  # a conflict a merge (mlops upgrade) left
+
+
+def model_names() -> list[str]:
+    """Return the names of the models on disk: folders holding ``config/model.yaml``."""
+    return sorted(
+        path.name
+        for path in project.models_dir().iterdir()
+        if (path / "config" / f"{CONFIG_NAME}.yaml").is_file()
+    )
+
+
+def model_dir(name: str) -> Path:
+    """Return the folder of model ``name``, or raise suggesting the closest existing model (a
+    mistyped name), else naming the models that exist and how to create this one. Reads folders
+    only, so a command checks its NAME with it before any heavy library loads."""
+    path = project.models_dir() / name
+    if not (path / "config" / f"{CONFIG_NAME}.yaml").is_file():
+        names = model_names()
+        close = difflib.get_close_matches(name, names, n=1)
+        if close:
+            raise MlopsError(
+                f"unknown model '{name}' in {project.MODELS_DIR}; did you mean '{close[0]}'? "
+                "(mlops list shows them)"
+            )
+        known = ", ".join(names) or "none yet"
+        raise MlopsError(f"unknown model '{name}' (models: {known}); create it with: mlops new {name}")
+    return path
+
+
+def config_file(name: str) -> Path:
+    """Return the primary config file of model ``name``, relative to the project root."""
+    return (model_dir(name) / "config" / f"{CONFIG_NAME}.yaml").relative_to(project.root())
+
+
+def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose model ``name``'s config with Hydra overrides, check it and make its code importable."""
+    import yaml
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    folder = model_dir(name)
+    try:
+        with initialize_config_dir(config_dir=str(folder / "config"), version_base="1.3"):
+            cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as error:
+        raise MlopsError(f"{name}: cannot compose {config_file(name)}: {one_line(error)}") from None
+    except yaml.YAMLError as error:
+        raise MlopsError(f"{name}: {yaml_problem(error)}; fix the file") from None
+    check_config(name, cfg)
+    code = str(folder / "code")
+    if code not in sys.path:
+        sys.path.insert(0, code)
+    return cfg
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """Return where a YAML file is broken and how: ``config/model.yaml line 4, column 7: ...``, or the
+    line of the first conflict marker a merge left in it (``mlops upgrade``)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    if mark is None:
+        return f"a config file is not valid YAML: {problem}"
+    path = Path(mark.name)
+    shown = path.relative_to(project.root()) if path.is_relative_to(project.root()) else path
+    text = path.read_bytes() if path.is_file() else b""
+    found = MARKER.search(text)
+    if found:  # a merge left its markers: say so, not where the parser stumbled on them
+        line = text.count(b"\n", 0, found.start()) + 1
+        return (
+            f"{shown} line {line}: an unresolved merge conflict "
+            f"({found.group(1).decode()} marker); keep the lines you want, delete the marker lines "
+            "(<<<<<<<, =======, >>>>>>>), then run mlops upgrade --check"
+        )
+    return f"{shown} is not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def broken(failed: list[str], total: int) -> MlopsError:
+    """Return the error a command over many models ends with when some of them failed."""
+    return MlopsError(f"{len(failed)} of {total} models failed: {', '.join(failed)} (errors above)")
+
+
+def one_line(error: Exception) -> str:
+    """Return Hydra's multi-line message as one line, without the search path and doc links."""
+    text = str(error).split("Config search path:")[0].split("See https")[0]
+    text = re.sub(r",? ?set env var HYDRA_FULL_ERROR=1 to see chained exception\.?", "", text)
+    text = re.sub(r":\n\t", ": ", text)
+    text = re.sub(r"\n\t", ", ", text)
+    return re.sub(r"\s*\n+\s*", "; ", text.strip())
+
+
+def check_config(name: str, cfg: DictConfig) -> None:
+    """Raise MlopsError naming the key and the file when the composed config is unusable."""
+    from omegaconf import OmegaConf
+
+    from mlops.evaluation import cost, metrics, slices
+
+    where = config_file(name)
+
+    def fail(key: str, problem: str) -> None:
+        raise MlopsError(f"{where}: {key} {problem}")
+
+    for key in ("name", "task", "data", "schema", "split", "estimator", "evaluation"):
+        if OmegaConf.select(cfg, key) is None:
+            fail(key, "is missing")
+    if cfg.name != name:
+        fail("name", f"is '{cfg.name}' but the folder is '{name}'; make them equal")
+    if cfg.task not in TASKS:
+        fail("task", f"is '{cfg.task}'; allowed: {', '.join(TASKS)}")
+    for key in ("data", "estimator"):
+        if "_target_" not in cfg[key]:
+            fail(key, "needs a _target_ naming what builds it")
+    if not isinstance(cfg.schema.get("target"), str):
+        fail("schema.target", "must name the target column")
+    features = list(cfg.schema.get("numeric") or []) + list(cfg.schema.get("categorical") or [])
+    if not features:
+        fail("schema", "declares no features; list columns under schema.numeric or schema.categorical")
+    if cfg.schema.target in features:
+        fail("schema.target", f"'{cfg.schema.target}' is also listed as a feature")
+    duplicates = sorted({column for column in features if features.count(column) > 1})
+    if duplicates:
+        fail("schema", f"lists {', '.join(duplicates)} more than once")
+    known = metrics.names(cfg.task)
+    if cfg.evaluation.get("primary_metric") not in known:
+        fail(
+            "evaluation.primary_metric",
+            f"is '{cfg.evaluation.get('primary_metric')}'; allowed for {cfg.task}: {', '.join(known)}",
+        )
+    try:
+        settings.check(cfg)
+    except MlopsError as error:
+        raise MlopsError(f"{where}: {error}") from None
+    for metric in cfg.evaluation.get("thresholds") or {}:
+        if metric not in known:
+            fail(
+                f"evaluation.thresholds.{metric}", f"is not a {cfg.task} metric; allowed: {', '.join(known)}"
+            )
+    for key, bound in (cfg.evaluation.get("cost") or {}).items():
+        if key not in cost.BOUNDS:
+            fail(f"evaluation.cost.{key}", f"is not a cost; allowed: {', '.join(cost.BOUNDS)}")
+        if bound is not None and (
+            isinstance(bound, bool) or not isinstance(bound, int | float) or bound <= 0
+        ):
+            fail(
+                f"evaluation.cost.{key}",
+                f"is {bound!r}; it must be a ratio above 0 (1.5: at most 1.5x the champion's) or null",
+            )
+    try:
+        slices.declared(cfg)
+    except MlopsError as error:
+        raise MlopsError(f"{where}: {error}") from None
