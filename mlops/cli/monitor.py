@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlops.cli.targets import check_target, target_options
 from mlops.core.console import plural, progress_echo
 from mlops.monitoring import ON_BREACH
+
+if TYPE_CHECKING:
+    from mlops.monitoring.summary import Summary
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -209,12 +212,12 @@ def show(name: str, last: int | None, out: Path | None, as_json: bool) -> None:
     table(name, windows, as_json, f"history {path}")
 
 
-def backfilled(name: str, summaries: list[dict[str, Any]], as_json: bool) -> None:
+def backfilled(name: str, summaries: list[Summary], as_json: bool) -> None:
     """Print each backfilled window and where its history is drawn."""
     table(name, summaries, as_json, f"see them with mlops monitor {name} --history", "backfilled ")
 
 
-def table(name: str, summaries: list[dict[str, Any]], as_json: bool, then: str, done: str = "") -> None:
+def table(name: str, summaries: list[Summary], as_json: bool, then: str, done: str = "") -> None:
     """Print monitor windows a line each (times, rows, raw breaches, alert state), how many were
     ``done`` and how many breached and alerted, and ``then``; with ``as_json``, the windows as JSON."""
     import json
@@ -240,7 +243,7 @@ def table(name: str, summaries: list[dict[str, Any]], as_json: bool, then: str, 
     click.echo(then)
 
 
-def brief(summary: dict[str, Any]) -> dict[str, Any]:
+def brief(summary: Summary) -> dict[str, Any]:
     """Return one window as JSON for scripts: its times, rows, breaches and alert."""
     return {
         "window": summary["window"],
@@ -252,7 +255,7 @@ def brief(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def report(summary: dict[str, Any], folder: Path) -> None:
+def report(summary: Summary, folder: Path) -> None:
     """Print what was read, each breach, and where the results are."""
     production = summary["production"]
     skipped = [
@@ -278,7 +281,7 @@ def report(summary: dict[str, Any], folder: Path) -> None:
     for row in summary["rows"]:
         if row["breached"]:
             noise = row.get("noise_threshold")
-            within = noise is not None and row["value"] <= noise
+            within = noise is not None and row["value"] is not None and row["value"] <= noise
             shown = (
                 f"; noise threshold {noise:.4g}{', within noise' if within else ''}"
                 if noise is not None

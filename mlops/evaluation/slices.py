@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from mlops.core.errors import MlopsError
 
@@ -25,10 +25,28 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
     from mlops.evaluation.metrics import Outputs
+    from mlops.evaluation.uncertainty import IntervalFields
 
 MIN_ROWS = 50  # a slice's min_rows when it sets none: fewer compared rows are reported, not gated
 TOLERANCE = 0.0  # a slice's tolerance when it sets none: any worsening of its estimate rejects
 STATUSES = ("ok", "worse", "too few rows", "undefined", "no champion")
+
+
+class JudgedSlice(TypedDict):
+    """One declared slice as the evaluation holds it: its declaration, its compared rows, the primary
+    metric of the candidate and the champion on them, the interval of the improvement, whether the
+    gate weighs it and its status (one of ``STATUSES``)."""
+
+    status: str
+    name: str
+    query: str
+    min_rows: int
+    tolerance: float
+    rows: int
+    candidate: float | None
+    champion: float | None
+    interval: IntervalFields | None
+    gated: bool
 
 
 @dataclass(frozen=True)
@@ -102,7 +120,7 @@ def judge(
     target: np.ndarray,
     candidate: Outputs,
     champion: Outputs | None,
-) -> list[dict[str, Any]]:
+) -> list[JudgedSlice]:
     """Return each declared slice's rows, primary metric for candidate and champion, interval of the
     improvement, whether it is gated and its status (one of ``STATUSES``), as JSON-ready fields."""
     import warnings
@@ -113,7 +131,8 @@ def judge(
     judged = []
     for declared_slice in declared(cfg):
         rows = declared_slice.mask(features).nonzero()[0]
-        found: dict[str, Any] = {
+        found: JudgedSlice = {
+            "status": "",
             "name": declared_slice.name,
             "query": declared_slice.query,
             "min_rows": declared_slice.min_rows,
@@ -126,10 +145,14 @@ def judge(
         }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an undefined metric is reported as such below
-            for side, outputs in (("candidate", candidate), ("champion", champion)):
-                if outputs is not None and len(rows):
-                    value = metrics.measure(cfg.task, metric, outputs.take(rows), target[rows])
-                    found[side] = metrics.finite(value)
+            if len(rows):
+                found["candidate"] = metrics.finite(
+                    metrics.measure(cfg.task, metric, candidate.take(rows), target[rows])
+                )
+            if champion is not None and len(rows):
+                found["champion"] = metrics.finite(
+                    metrics.measure(cfg.task, metric, champion.take(rows), target[rows])
+                )
         if champion is None:
             found["status"] = "no champion"
         elif len(rows) < declared_slice.min_rows:
@@ -143,8 +166,3 @@ def judge(
             found["status"] = "worse" if interval.estimate < -declared_slice.tolerance else "ok"
         judged.append(found)
     return judged
-
-
-def worse(judged: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Return the gated slices on which the candidate is worse than its tolerance allows."""
-    return [found for found in judged if found.get("status") == "worse"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from mlops.core import settings
 from mlops.evaluation import metrics
@@ -40,9 +40,20 @@ class Interval:
         estimate, low, high = (signed(value) for value in (self.estimate, self.low, self.high))
         return f"{estimate}, {self.level:.0%} interval [{low}, {high}] over {self.rows:,} rows"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> IntervalFields:
         """Return the interval as JSON-ready fields."""
-        return asdict(self)
+        return cast("IntervalFields", asdict(self))
+
+
+class IntervalFields(TypedDict):
+    """An ``Interval`` as the evaluation, the slices and the card hold it in JSON."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    resamples: int
+    rows: int
 
 
 def signed(value: float) -> str:

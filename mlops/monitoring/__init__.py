@@ -17,6 +17,7 @@ __all__ = [
     "reference",
     "report",
     "signals",
+    "summary",
 ]
 
 # what ``mlops monitor`` does when a threshold is breached (config: monitoring.on_breach)

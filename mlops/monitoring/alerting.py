@@ -10,7 +10,7 @@ follow the alert."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,8 @@ from mlops.core.settings import value as setting
 if TYPE_CHECKING:
     from mlflow.entities import Run
     from omegaconf import DictConfig
+
+    from mlops.monitoring.summary import MetricRow
 
 ALERT_TAG = "mlops.alert"  # "true" on a monitor run that alerted
 RETRAINED_TAG = "mlops.retrained"  # "true" on a monitor run whose alert retrained the model
@@ -42,10 +44,6 @@ class Alert:
     raised: bool
     reason: str
     retrain: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the decision as JSON-ready fields."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -98,9 +96,9 @@ class Settings:
 
     def counted(
         self,
-        rows: list[dict[str, Any]],
+        rows: list[MetricRow],
         training: dict[tuple[str, str], float] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[MetricRow]:
         """Return the breached metric ``rows`` (all of a window's rows) that count toward an alert:
         those that reach their metric's floor, above the training rows' own value of it
         (``training``, by (metric, feature): a column with 3% nulls in training counts a null rate
@@ -127,10 +125,10 @@ class Settings:
         return found
 
 
-def beyond_noise(row: dict[str, Any]) -> bool:
+def beyond_noise(row: MetricRow) -> bool:
     """Return whether a metric row's value is beyond its sampling noise (True when it has none)."""
     noise = row.get("noise_threshold")
-    return noise is None or row["value"] > noise
+    return noise is None or (row["value"] is not None and row["value"] > noise)
 
 
 def noise_settings(found: Any) -> tuple[float | None, int]:
@@ -152,8 +150,8 @@ def noise_settings(found: Any) -> tuple[float | None, int]:
 def decide(
     settings: Settings,
     rows: int,
-    breaches: list[dict[str, Any]],
-    counted: list[dict[str, Any]],
+    breaches: list[MetricRow],
+    counted: list[MetricRow],
     earlier: list[bool],
     last_retrain: datetime | None,
     now: datetime,
@@ -204,7 +202,7 @@ def decide(
     return Alert("alert", True, reason, retrain=True)
 
 
-def named_breaches(counted: list[dict[str, Any]]) -> str:
+def named_breaches(counted: list[MetricRow]) -> str:
     """Return the signals and features of the breaches that count: "data_drift: distance, vendor"."""
     found: dict[str, list[str]] = {}
     for row in counted:

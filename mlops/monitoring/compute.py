@@ -18,6 +18,8 @@ from mlops.monitoring.baseline import PREDICTION, Baseline, category_counts, lab
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops.monitoring.summary import MetricRow
+
 # values read back at a time from a spill file
 SPILL_CHUNK = 1 << 20
 # p-value tests flag negligible differences from this many values on (Azure refuses them there)
@@ -29,7 +31,7 @@ class Result:
     """Every metric row (Azure's signal output: feature, metric, value, threshold, breached), the
     histograms behind the drift metrics, and what the reader should know."""
 
-    rows: list[dict[str, Any]]
+    rows: list[MetricRow]
     histograms: dict[str, metrics.Histogram]
     production_rows: int
     notes: list[str] = field(default_factory=list)
@@ -159,7 +161,7 @@ class Column:
 
 def row(
     signal: str, feature: str, data_type: str, metric: str, value: float | None, threshold: float | None
-) -> dict[str, Any]:
+) -> MetricRow:
     """Return one metric row in Azure's signal-output shape."""
     return {
         "signal": signal,

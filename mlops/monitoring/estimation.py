@@ -25,6 +25,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from mlops.monitoring.baseline import Baseline
+    from mlops.monitoring.summary import MetricRow
 
 from mlops.core.settings import value as setting
 from mlops.monitoring.signals import ESTIMATED_GUARDED as GUARDED
@@ -208,9 +209,7 @@ def thresholds(settings: dict[str, Any], reference: dict[str, float]) -> dict[st
     return found
 
 
-def rows(
-    target: str, checked: Check, probabilities: np.ndarray, settings: dict[str, Any]
-) -> list[dict[str, Any]]:
+def rows(target: str, checked: Check, probabilities: np.ndarray, settings: dict[str, Any]) -> list[MetricRow]:
     """Return the signal's metric rows for one window's probabilities: Azure's row shape plus the
     interval (``low``, ``high``) and ``confidence``."""
     from mlops.monitoring import compute, metrics
@@ -220,5 +219,6 @@ def rows(
     found = []
     for metric, value in estimate(probabilities, confidence).items():
         row = compute.row(SIGNAL, target, metrics.CATEGORICAL, metric, value.value, limits[metric])
-        found.append(row | {"low": value.low, "high": value.high, "confidence": confidence})
+        row["low"], row["high"], row["confidence"] = value.low, value.high, confidence
+        found.append(row)
     return found

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.core.console import plural
 from mlops.monitoring import production
+from mlops.monitoring.summary import MetricRow, Summary
 from mlops.reports.svg import Bar, Chart, Dot, Frame, Line, Polyline, Text, compact, ticks, time_ticks
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def monitor_runs(name: str) -> list[Run]:
 
 
 @functools.lru_cache(maxsize=4096)
-def summary_of(run_id: str) -> dict[str, Any] | None:
+def summary_of(run_id: str) -> Summary | None:
     """Return the summary.json a monitor run logged (None when it has none)."""
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -77,16 +78,16 @@ def summary_of(run_id: str) -> dict[str, Any] | None:
     except (MlflowException, OSError):  # a run logged without its summary is left out
         return None
     with open(path, encoding="utf-8") as handle:
-        summary: dict[str, Any] = json.load(handle)
+        summary: Summary = json.load(handle)
         return summary
 
 
-def summaries(name: str, last: int = LAST) -> list[dict[str, Any]]:
+def summaries(name: str, last: int = LAST) -> list[Summary]:
     """Return the summaries of model ``name``'s last ``last`` monitor windows, oldest first."""
     return summaries_of(monitor_runs(name), last)
 
 
-def summaries_of(runs: list[Run], last: int, before: datetime | None = None) -> list[dict[str, Any]]:
+def summaries_of(runs: list[Run], last: int, before: datetime | None = None) -> list[Summary]:
     """Return the summaries of the last ``last`` of the monitor ``runs`` (ending before ``before``
     when given), oldest first."""
     end = production.stamp(before) if before is not None else None
@@ -107,7 +108,7 @@ class Figure:
     group: str = ""
 
 
-def counts(windows: list[dict[str, Any]]) -> dict[str, int]:
+def counts(windows: list[Summary]) -> dict[str, Any]:
     """Return how many windows there are, how many Azure's raw verdict breached, how many alerted,
     how many had too few rows, and how many metric breaches they held."""
     states = Counter(window["alert"]["state"] for window in windows)
@@ -126,7 +127,7 @@ def moment(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
 
 
-def length(window: dict[str, Any]) -> timedelta:
+def length(window: Summary) -> timedelta:
     """Return a window's length: its backfill's step (the last window of a backfill may be shorter),
     else its end less its start."""
     if window.get("backfill"):
@@ -143,17 +144,17 @@ def spoken(duration: timedelta) -> str:
     return plural(int(seconds), "second")
 
 
-def lengths(windows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def lengths(windows: list[Summary]) -> list[list[Summary]]:
     """Return the windows grouped by length, oldest first in each, the group with the most windows
     first (on a tie, the one with the newest window): a distance over a week of rows is not
     comparable with one over a day, so they are never drawn on one line."""
-    groups: dict[timedelta, list[dict[str, Any]]] = {}
+    groups: dict[timedelta, list[Summary]] = {}
     for window in windows:
         groups.setdefault(length(window), []).append(window)
     return sorted(groups.values(), key=lambda group: (len(group), group[-1]["window"]["end"]), reverse=True)
 
 
-def frame_of(windows: list[dict[str, Any]], top: float, whole: bool = False) -> Frame:
+def frame_of(windows: list[Summary], top: float, whole: bool = False) -> Frame:
     """Return the plot frame of ``windows`` on a time axis from the first start to the last end, and
     values from 0 to ``top`` (with ``whole``, ticked at whole numbers: counts)."""
     low = min(moment(window["window"]["start"]).timestamp() for window in windows)
@@ -162,13 +163,13 @@ def frame_of(windows: list[dict[str, Any]], top: float, whole: bool = False) -> 
     return Frame(LEFT, TOP, WIDTH - LEFT - RIGHT, height, [low, high], ticks(0, top, 4, whole))
 
 
-def span(frame: Frame, window: dict[str, Any]) -> tuple[float, float]:
+def span(frame: Frame, window: Summary) -> tuple[float, float]:
     """Return the page positions of a window's start and end."""
     start, end = (moment(window["window"][side]).timestamp() for side in ("start", "end"))
     return frame.x(start), frame.x(end)
 
 
-def middle(frame: Frame, window: dict[str, Any]) -> float:
+def middle(frame: Frame, window: Summary) -> float:
     """Return the page position of a window's middle, where its values are drawn."""
     start, end = span(frame, window)
     return round((start + end) / 2, 1)
@@ -209,7 +210,7 @@ def time_axes(frame: Frame, y_label: str) -> tuple[list[Line], list[Text]]:
     return lines, texts
 
 
-def bands(frame: Frame, windows: list[dict[str, Any]]) -> list[Bar]:
+def bands(frame: Frame, windows: list[Summary]) -> list[Bar]:
     """Return a shaded band over the time of each window that alerted or had too few rows to judge."""
     found = []
     for window in windows:
@@ -229,7 +230,7 @@ def bands(frame: Frame, windows: list[dict[str, Any]]) -> list[Bar]:
     return found
 
 
-def overview(windows: list[dict[str, Any]], number: str) -> Figure:
+def overview(windows: list[Summary], number: str) -> Figure:
     """Return the chart of production rows per window, each bar over the window's time coloured by
     its alert state."""
     most = max((window["production"]["rows"] for window in windows), default=0)
@@ -262,9 +263,9 @@ def overview(windows: list[dict[str, Any]], number: str) -> Figure:
     return Figure("Production rows and alert state per window", chart, legend, description)
 
 
-def series(windows: list[dict[str, Any]], signal: str, metric: str) -> dict[str, list[dict[str, Any] | None]]:
+def series(windows: list[Summary], signal: str, metric: str) -> dict[str, list[MetricRow | None]]:
     """Return each feature's thresholded metric row per window (None where the window has none)."""
-    found: dict[str, list[dict[str, Any] | None]] = {}
+    found: dict[str, list[MetricRow | None]] = {}
     for i, window in enumerate(windows):
         for row in window["rows"]:
             if row["signal"] == signal and row["metric"] == metric and row["threshold"] is not None:
@@ -272,7 +273,7 @@ def series(windows: list[dict[str, Any]], signal: str, metric: str) -> dict[str,
     return found
 
 
-def ranked(windows: list[dict[str, Any]], lines_of: dict[str, list[dict[str, Any] | None]]) -> list[str]:
+def ranked(windows: list[Summary], lines_of: dict[str, list[MetricRow | None]]) -> list[str]:
     """Return the features of a chart, those that breached most (in windows with rows enough to
     judge) first, then those closest to their threshold."""
     judged = [window["alert"]["state"] != "insufficient data" for window in windows]
@@ -284,13 +285,14 @@ def ranked(windows: list[dict[str, Any]], lines_of: dict[str, list[dict[str, Any
             for row, counts in zip(lines_of[feature], judged, strict=True)
         )
         return breaches, max(
-            (row["value"] / row["threshold"] if row["threshold"] else 0.0 for row in rows), default=0.0
+            ((row["value"] or 0.0) / row["threshold"] if row["threshold"] else 0.0 for row in rows),
+            default=0.0,
         )
 
     return sorted(lines_of, key=lambda feature: (*(-part for part in weight(feature)), feature))
 
 
-def metric_chart(windows: list[dict[str, Any]], signal: str, metric: str, number: str) -> Figure:
+def metric_chart(windows: list[Summary], signal: str, metric: str, number: str) -> Figure:
     """Return the chart of one metric of one signal across the windows: a line per feature, each
     value a dot at the window's middle, the PALETTE features that breached most (or came closest to
     their threshold) in distinct colours named in the legend, any others grey; the threshold dashed,
@@ -359,7 +361,7 @@ def metric_chart(windows: list[dict[str, Any]], signal: str, metric: str, number
     return Figure(title, chart, legend, caption)
 
 
-def figures(windows: list[dict[str, Any]]) -> list[Figure]:
+def figures(windows: list[Summary]) -> list[Figure]:
     """Return, for each window length (``lengths``), the overview and one chart per (signal, metric)
     with a threshold in some window, leaving out the metrics that were 0 in every window (``quiet``
     names them). With more than one length each figure names its length in ``group``."""
@@ -389,7 +391,7 @@ def figures(windows: list[dict[str, Any]]) -> list[Figure]:
     return found
 
 
-def quiet(windows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def quiet(windows: list[Summary]) -> list[tuple[str, str]]:
     """Return the thresholded (signal, metric) pairs whose every value was 0 and never breached."""
     values: dict[tuple[str, str], bool] = {}
     for window in windows:
@@ -400,7 +402,7 @@ def quiet(windows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [pair for pair, zero in values.items() if zero]
 
 
-def write(path: Path, name: str, windows: list[dict[str, Any]]) -> Path:
+def write(path: Path, name: str, windows: list[Summary]) -> Path:
     """Write the history page of model ``name``'s ``windows`` to ``path``, atomically; return it."""
     from mlops.core import atomic
     from mlops.reports import page

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mlops.core.errors import MlopsError
 from mlops.evaluation import metrics
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mlops.monitoring.baseline import Baseline
     from mlops.monitoring.compute import Result
     from mlops.monitoring.noise import Noise
+    from mlops.monitoring.summary import Production, Summary
     from mlops.scoring.frames import Scorer
 
 Echo = Callable[[str], None]
@@ -39,7 +40,7 @@ REPORT_FILE = "report.html"
 class Outcome:
     """What one monitor run found and wrote."""
 
-    summary: dict[str, Any]
+    summary: Summary
     folder: Path
     on_breach: str
 
@@ -227,7 +228,7 @@ def summarize(
     scored: int,
     result: Result,
     training: dict[str, Any],
-) -> dict[str, Any]:
+) -> Summary:
     """Return the JSON summary of a monitor run."""
     counts = asdict(tally)
     counts.pop("newest")
@@ -236,7 +237,7 @@ def summarize(
         "version": version,
         "breached": bool(result.breaches),
         "window": {"start": production.stamp(window.start), "end": production.stamp(window.end)},
-        "production": {"source": source, **counts, "scored": scored},
+        "production": cast("Production", {"source": source, **counts, "scored": scored}),
         "baseline": training,
         "breaches": result.breaches,
         "ground_truth": result.ground_truth,
@@ -253,9 +254,7 @@ def breach_message(breaches: dict[str, list[str]]) -> str:
     return "; ".join(f"{signal}: {', '.join(features)}" for signal, features in breaches.items())
 
 
-def log_run(
-    cfg: DictConfig, summary: dict[str, Any], result: Result, folder: Path, earlier: list[dict[str, Any]]
-) -> None:
+def log_run(cfg: DictConfig, summary: Summary, result: Result, folder: Path, earlier: list[Summary]) -> None:
     """Write the summary and report (with the history of the ``earlier`` windows) into ``folder`` and
     log them, with every metric, to an MLflow run in the model's experiment, tagged with the model and
     version; tag the run when a threshold was breached, and the version with its last monitor run."""
@@ -290,6 +289,7 @@ def log_run(
         mlflow.log_metrics(values)
         mlflow.log_artifact(str(folder / SUMMARY_FILE))
         mlflow.log_artifact(str(folder / REPORT_FILE))
+    assert summary["version"] is not None  # a registered version's run: a --model folder logs none
     registry.set_tags(
         cfg.name,
         summary["version"],
@@ -297,7 +297,7 @@ def log_run(
     )
 
 
-def mark_retrained(summary: dict[str, Any]) -> None:
+def mark_retrained(summary: Summary) -> None:
     """Tag a window's monitor run as the one whose alert retrained: the cool-down runs from its end."""
     if summary["run_id"]:
         from mlops import registry
@@ -306,7 +306,7 @@ def mark_retrained(summary: dict[str, Any]) -> None:
 
 
 def write_outputs(
-    folder: Path, summary: dict[str, Any], result: Result, earlier: list[dict[str, Any]] | None = None
+    folder: Path, summary: Summary, result: Result, earlier: list[Summary] | None = None
 ) -> None:
     """Write ``summary.json`` and ``report.html`` (with the history of the ``earlier`` windows) into
     ``folder``, both or neither."""
@@ -453,7 +453,13 @@ def conclude(
     decision = alerting.decide(
         rules, result.production_rows, breaches, counted, earlier, last_retrain, window.end
     )
-    summary["alert"] = decision.as_dict() | {"counted": bool(counted)}
+    summary["alert"] = {
+        "state": decision.state,
+        "raised": decision.raised,
+        "reason": decision.reason,
+        "retrain": decision.retrain,
+        "counted": bool(counted),
+    }
     if backfilled:
         summary["backfill"] = backfilled
     runs = project.state_dir() / "monitoring" / cfg.name

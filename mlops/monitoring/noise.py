@@ -24,6 +24,7 @@ from mlops.monitoring import metrics
 
 if TYPE_CHECKING:
     from mlops.monitoring.baseline import Baseline
+    from mlops.monitoring.summary import MetricRow
 
 # the distances a noise threshold is drawn for (one draw gives all three)
 DISTANCES = ("jensen_shannon_distance", "normalized_wasserstein_distance", "population_stability_index")
@@ -120,7 +121,7 @@ class Noise:
             "population_stability_index": metrics.population_stability_index(counts, drawn),
         }
 
-    def annotate(self, rows: list[dict[str, Any]], histograms: dict[str, metrics.Histogram]) -> None:
+    def annotate(self, rows: list[MetricRow], histograms: dict[str, metrics.Histogram]) -> None:
         """Add to each drift distance row of a window its ``noise_threshold`` (for as many values as
         the column's histogram of the window counts, at the column's share of the quantile) and its
         ``effective_threshold``, the larger of Azure's threshold and the noise one (None without a

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops.monitoring import history
 from mlops.monitoring.alerting import beyond_noise
@@ -17,6 +17,7 @@ from mlops.reports.svg import Bar, Chart, Line, Text, ceiling, compact, percent,
 
 if TYPE_CHECKING:
     from mlops.monitoring.metrics import Histogram
+    from mlops.monitoring.summary import MetricRow, Summary
 
 TEMPLATE = "report.html.j2"
 SIGNAL_TITLES = history.TITLES
@@ -61,9 +62,7 @@ class Section:
     rows: list[Row]
 
 
-def render(
-    summary: dict[str, Any], histograms: dict[str, Histogram], earlier: list[dict[str, Any]] | None = None
-) -> str:
+def render(summary: Summary, histograms: dict[str, Histogram], earlier: list[Summary] | None = None) -> str:
     """Return the report page of a monitor run's ``summary`` and its per-column ``histograms``, with
     the history of the ``earlier`` windows' summaries and this one when there are earlier ones."""
     rows = [display(row) for row in summary["rows"]]
@@ -87,7 +86,7 @@ def threshold_text(metric: str, threshold: float | None) -> str:
     return f"{'min' if metric in LOWER_IS_BREACH else 'max'} {number(threshold)}"
 
 
-def status(row: dict[str, Any]) -> str:
+def status(row: MetricRow) -> str:
     """Return the verdict of a metric row in words, so that it reads without colour: Azure's, and
     for a breached drift distance within its sampling noise, that it does not count."""
     if row["breached"]:
@@ -97,7 +96,7 @@ def status(row: dict[str, Any]) -> str:
     return "no threshold" if row["threshold"] is None else "✓ ok"
 
 
-def display(row: dict[str, Any]) -> Row:
+def display(row: MetricRow) -> Row:
     """Return a summary metric row with every cell formatted for the page."""
     return Row(
         signal=SIGNAL_TITLES.get(row["signal"], row["signal"]),

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
+    from mlops.evaluation.slices import JudgedSlice
+    from mlops.evaluation.uncertainty import IntervalFields
+
 
 @dataclass
 class Evaluation:
@@ -33,11 +36,10 @@ class Evaluation:
     compared_rows: int | None = None
     excluded_rows: int = 0
     note: str = ""  # how the rows were chosen, when it could not be by the champion's training rows
-    interval: dict[str, Any] | None = (
-        None  # the improvement's paired bootstrap (mlops.evaluation.uncertainty)
-    )
+    # the improvement's paired bootstrap (mlops.evaluation.uncertainty)
+    interval: IntervalFields | None = None
     # each declared slice, judged (mlops.evaluation.slices)
-    slices: list[dict[str, Any]] = field(default_factory=list)
+    slices: list[JudgedSlice] = field(default_factory=list)
     # the candidate's and champion's figures (None without a champion; mlops.evaluation.cost), at
     # registration also their ratios and the bounds
     cost: dict[str, Any] = field(default_factory=dict)
