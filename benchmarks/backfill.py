@@ -221,6 +221,7 @@ def taxi_model(scratch: str) -> Model:
     from mlops.models import catalog
     from mlops.models.features import feature_columns
     from mlops.monitoring import alerting, baseline, monitor, signals
+    from mlops.scoring.frames import Scorer
     from mlops.training.run import train_model
 
     os.environ["MLOPS_STATE_DIR"] = str(Path(scratch) / "state")
@@ -235,7 +236,7 @@ def taxi_model(scratch: str) -> Model:
         [pd.read_csv(data / "taxi-data.csv")[features], pd.read_csv(data / "taxi-batch.csv")[features]],
         ignore_index=True,
     )
-    score = monitor.Scorer(cfg, chosen, features)
+    score = Scorer(cfg, chosen.folder, chosen.described, features)
     return Model("taxi-fare (real trips)", base, plan, alerting.Settings.of(cfg), score, pool, "distance")
 
 

@@ -3,7 +3,7 @@ Azure's serverless Spark runtime 3.4 (Apache Spark 3.4.1) and Azure's own MLTabl
 nothing of the framework; the rendered component's entry file run as spark-submit runs it (as __main__,
 with the options its args bind, in the job's one Spark session, here local[1]) on bring-your-own files of
 every format; what it writes read back with ``mltable.load``, as Azure's monitor reads its input. The
-reference table of a version (mlops/azureml/reference.py) is read back the same way.
+reference table of a version (mlops/monitoring/reference.py) is read back the same way.
 
 Spark's JVM takes seconds to start and its first job more, so the module runs every case in one Spark
 session and every read in one mltable process.

@@ -41,7 +41,7 @@ def repo(tmp_path, monkeypatch) -> Path:
         write(repo, f"data-science/models/{name}/config/model.yaml", f"name: {name}\n")
         write(repo, f"data-science/models/{name}/README.md")
     for path in (
-        "mlops/cli.py",
+        "mlops/cli/__init__.py",
         "mlops/azureml/pipeline.yml",
         "templates/model/cookiecutter.json",
         "noxfile.py",
@@ -82,7 +82,7 @@ def change(repo: Path, *paths: str) -> dict:
             ["data-science/models/credit-default/environment/requirements.txt"],
             {"models": ["credit-default"], "framework": False},
         ),
-        (["mlops/cli.py"], {"models": sorted(MODELS), "framework": True}),
+        (["mlops/cli/__init__.py"], {"models": sorted(MODELS), "framework": True}),
         (
             ["templates/model/{{cookiecutter.model_name}}/README.md"],
             {"models": sorted(MODELS), "framework": True},
@@ -133,7 +133,7 @@ def test_only_the_branch_side_counts(repo):
     write(repo, "data-science/models/taxi-fare/config/model.yaml", "branch\n")
     commit(repo, "branch change")
     git(repo, "checkout", "-q", "main")
-    write(repo, "mlops/cli.py", "main moved on\n")
+    write(repo, "mlops/cli/__init__.py", "main moved on\n")
     commit(repo, "main change")
     git(repo, "checkout", "-q", "feature")
     assert changes.changed("main").as_dict() == {"models": ["taxi-fare"], "framework": False}

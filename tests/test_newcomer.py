@@ -88,6 +88,20 @@ def test_a_mistake_is_answered_before_any_heavy_library_loads(trained, tmp_path,
     assert heavy == []
 
 
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("trian", "'trian'. Did you mean 'train'?"),
+        ("endpoint", "'endpoint'. Did you mean 'endpoints'?"),
+        ("xyz", "'xyz'."),
+    ],
+)
+def test_a_mistyped_command_is_matched_against_every_command(tmp_path, typed, said):
+    code, stderr, heavy = answered(tmp_path, typed)
+    assert code == 2 and heavy == []
+    assert stderr.strip().endswith(f"Error: No such command {said}"), stderr
+
+
 def test_a_name_far_from_every_model_is_told_how_to_create_it(trained, tmp_path):
     code, stderr, heavy = answered(tmp_path, "train", "fraud-score")
     assert code == 2 and heavy == []

@@ -287,7 +287,7 @@ def test_baked_model_is_monitored_on_its_own_kind_of_data(name, trained, root, r
     production = tmp_path / "production.csv"
     make = (
         "import sys; from datetime import datetime, UTC; from hydra.utils import instantiate; "
-        "from mlops import catalog; "
+        "from mlops.models import catalog; "
         f"frame = instantiate(catalog.load_config('{name}').data, n_rows=300, seed=7); "
         "frame['timestamp'] = datetime.now(UTC).isoformat(); frame.to_csv(sys.argv[1], index=False)"
     )

@@ -4,6 +4,7 @@ libraries a command needs load inside it."""
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 from typing import Any
@@ -67,6 +68,23 @@ class Lazy(Group):
         command: click.Command = getattr(importlib.import_module(f"mlops.cli.{module}"), attribute)
         self.add_command(command, name)
         return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Resolve as click does; a mistyped command is answered with the closest names of the whole
+        table (click suggests only from the commands loaded so far, and only from 8.4 on)."""
+        name = args[0] if args else ""
+        if (
+            name
+            and not name.startswith("-")
+            and not ctx.resilient_parsing
+            and not self.get_command(ctx, name)
+        ):
+            close = difflib.get_close_matches(name, self.list_commands(ctx))
+            hint = f" Did you mean {' or '.join(repr(found) for found in close)}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=Lazy, context_settings={"help_option_names": ["-h", "--help"]})

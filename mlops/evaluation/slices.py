@@ -37,7 +37,6 @@ class JudgedSlice(TypedDict):
     metric of the candidate and the champion on them, the interval of the improvement, whether the
     gate weighs it and its status (one of ``STATUSES``)."""
 
-    status: str
     name: str
     query: str
     min_rows: int
@@ -47,6 +46,7 @@ class JudgedSlice(TypedDict):
     champion: float | None
     interval: IntervalFields | None
     gated: bool
+    status: str
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,6 @@ def judge(
     for declared_slice in declared(cfg):
         rows = declared_slice.mask(features).nonzero()[0]
         found: JudgedSlice = {
-            "status": "",
             "name": declared_slice.name,
             "query": declared_slice.query,
             "min_rows": declared_slice.min_rows,
@@ -142,6 +141,7 @@ def judge(
             "champion": None,
             "interval": None,
             "gated": False,
+            "status": "",  # set below
         }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an undefined metric is reported as such below

@@ -218,7 +218,7 @@ def train_model(
             )
         echo(f"{name}: evaluate  {describe(evaluation, cfg.evaluation.primary_metric)}")
         result = register.run(cfg, pipeline, split, evaluation, best)
-        mlflow.set_tag("mlops.evaluation.gate", result.decision.verdict.tag)
+        mlflow.set_tag("mlops.gate", result.decision.verdict.tag)
     verdict = result.decision.verdict.said
     echo(
         f"{name}: register  version {result.version} {verdict}: {result.decision.reason} "

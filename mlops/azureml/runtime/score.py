@@ -6,7 +6,7 @@ inputs and outputs collected with Azure's data collector.
 
 Azure mounts the uploaded code folder under ``/var/azureml-app/<folder>/``, starts in this script's
 folder and puts only that folder on ``sys.path`` (``AML_APP_ROOT``), so the first lines make the code
-folder (two levels up) importable, whatever Azure names it; the framework finds the model folders
+folder (three levels up) importable, whatever Azure names it; the framework finds the model folders
 beside its own package. ``init()`` reads ``AZUREML_MODEL_DIR`` (Azure: ``azureml-models/<name>/<version>``)
 and what the deployment renders from ``deployment.online``: ``MLOPS_MODEL``, ``MLOPS_MAX_REQUEST_BYTES``,
 ``MLOPS_BATCH_WAIT_MS`` and ``MLOPS_MAX_BATCH_ROWS``. ``run()`` gets each request whole (``@rawhttp``)

@@ -4,7 +4,7 @@ training types, bad rows reported by file and line), streamed in chunks so no fi
 
 How Azure runs it (docs: how-to-batch-scoring-script.md, reference-yaml-job-parallel.md,
 how-to-deploy-model-custom-output.md): the script's folder is on ``sys.path``, so the first lines make
-the code folder (two levels up) importable; workers run in a temporary folder, so nothing here relies
+the code folder (three levels up) importable; workers run in a temporary folder, so nothing here relies
 on the working directory. ``init()`` runs once per worker process with ``AZUREML_MODEL_DIR`` (the
 registered model), ``AZUREML_BI_OUTPUT_PATH`` (the job's output folder) and the deployment's
 variables ``MLOPS_MODEL``, ``MLOPS_OUTPUT_ACTION`` and ``MLOPS_CHUNK_ROWS`` set; ``run(mini_batch)``
