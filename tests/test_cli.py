@@ -260,7 +260,7 @@ def test_ui_serves_mlflow_on_the_local_store(isolated_state):
         start_new_session=True,  # mlflow ui starts workers: stop the whole group
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # a new store migrates first: over 60 s on 2 busy cores
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
