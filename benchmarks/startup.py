@@ -29,20 +29,23 @@ COMMANDS = {
 }
 
 
-def fastest(args: list[str], tree: Path, repeat: int) -> float:
-    """Return the fewest seconds ``python ARGS`` took in ``repeat`` runs from ``tree``."""
+def run(args: list[str], tree: Path) -> float:
+    """Return the seconds one ``python ARGS`` takes from ``tree``."""
     env = dict(os.environ, PYTHONPATH=str(tree), MLOPS_ROOT=str(tree))
-    best = float("inf")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, *args], cwd=tree, env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def measure(trees: dict[str, Path], repeat: int) -> dict[str, dict[str, float]]:
+    """Return the fastest seconds of every command from every tree, the trees' runs interleaved so a
+    change in the machine's load falls on both alike."""
+    best = {name: dict.fromkeys(COMMANDS, float("inf")) for name in trees}
     for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, *args], cwd=tree, env=env, check=True, capture_output=True)
-        best = min(best, time.perf_counter() - started)
+        for command, args in COMMANDS.items():
+            for name, tree in trees.items():
+                best[name][command] = min(best[name][command], run(args, tree))
     return best
-
-
-def measure(tree: Path, repeat: int) -> dict[str, float]:
-    """Return the fastest seconds of every command from ``tree``."""
-    return {name: fastest(args, tree, repeat) for name, args in COMMANDS.items()}
 
 
 def main() -> None:
@@ -52,25 +55,25 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="runs per command; the fastest counts")
     parser.add_argument("--base", help="a commit to measure beside this tree")
     options = parser.parse_args()
-    trees = {"this tree": measure(REPO, options.repeat)}
-    if options.base:
-        with tempfile.TemporaryDirectory(prefix="mlops-startup-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="mlops-startup-") as scratch:
+        trees = {"this tree": REPO}
+        if options.base:
             other = Path(scratch) / "base"
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(other), options.base],
-                check=True,
-            )
-            try:
-                trees[options.base[:12]] = measure(other, options.repeat)
-            finally:
+            add = ["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(other), options.base]
+            subprocess.run(add, check=True)
+            trees[options.base[:12]] = other
+        try:
+            found = measure(trees, options.repeat)
+        finally:
+            if options.base:
                 subprocess.run(
                     ["git", "-C", str(REPO), "worktree", "remove", "--force", str(other)], check=True
                 )
-    print(f"{'command':<22}" + "".join(f"{name:>26}" for name in trees))
+    print(f"{'command':<22}" + "".join(f"{name:>26}" for name in found))
     for command in COMMANDS:
         cells = [
             f"{seconds[command] * 1000:8.0f} ms {seconds[command] / seconds['python -c pass']:6.1f}x"
-            for seconds in trees.values()
+            for seconds in found.values()
         ]
         print(f"{command:<22}" + "".join(f"{cell:>26}" for cell in cells))
     print("(fastest of each; x: a multiple of 'python -c pass' in the same tree)")

@@ -10,7 +10,7 @@ import click
 
 from mlops.core.console import echo_table
 from mlops.core.errors import MlopsError
-from mlops.models.catalog import TASKS
+from mlops.models import TASKS
 
 
 @click.command()

@@ -2,4 +2,8 @@
 building a model's pipeline (``features``), its data sources (``data``) and which models a git change
 touches (``changes``)."""
 
-__all__ = ["catalog", "changes", "data", "features"]
+__all__ = ["TASKS", "catalog", "changes", "data", "features"]
+
+# what a model may do (config: task); templates/model's hook keeps its own copy, since plain
+# cookiecutter runs it without mlops
+TASKS = ("regression", "classification")

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 from mlops.core import project, settings
 from mlops.core.errors import MlopsError
+from mlops.models import TASKS
 
 if TYPE_CHECKING:
     import yaml
     from omegaconf import DictConfig
 
 CONFIG_NAME = "model"
-TASKS = ("regression", "classification")
 MARKER = re.compile(rb"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)  # a conflict a merge (mlops upgrade) left
 
 
