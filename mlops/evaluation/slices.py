@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from mlops.core.errors import MlopsError
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
     from mlops.evaluation.metrics import Outputs
-    from mlops.evaluation.uncertainty import IntervalFields
 
 MIN_ROWS = 50  # a slice's min_rows when it sets none: fewer compared rows are reported, not gated
 TOLERANCE = 0.0  # a slice's tolerance when it sets none: any worsening of its estimate rejects
@@ -44,7 +43,7 @@ class JudgedSlice(TypedDict):
     rows: int
     candidate: float | None
     champion: float | None
-    interval: IntervalFields | None
+    interval: dict[str, Any] | None  # an Interval's fields
     gated: bool
     status: str
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import TYPE_CHECKING, Any
 
 from mlops.core import settings
 from mlops.evaluation import metrics
@@ -40,20 +40,9 @@ class Interval:
         estimate, low, high = (signed(value) for value in (self.estimate, self.low, self.high))
         return f"{estimate}, {self.level:.0%} interval [{low}, {high}] over {self.rows:,} rows"
 
-    def as_dict(self) -> IntervalFields:
-        """Return the interval as JSON-ready fields."""
-        return cast("IntervalFields", asdict(self))
-
-
-class IntervalFields(TypedDict):
-    """An ``Interval`` as the evaluation, the slices and the card hold it in JSON."""
-
-    estimate: float
-    low: float
-    high: float
-    level: float
-    resamples: int
-    rows: int
+    def as_dict(self) -> dict[str, Any]:
+        """Return the interval as JSON-ready fields (its own: ``Interval(**fields)`` reads them back)."""
+        return asdict(self)
 
 
 def signed(value: float) -> str:

@@ -107,10 +107,11 @@ def render(
     name: str,
     version: str,
     task: str,
-    primary_metric: str,
+    *,
     evaluation: dict[str, Any],
     decision: dict[str, Any],
     curves: dict[str, Any],
+    primary_metric: str,
 ) -> str:
     """Return the comparison page of candidate ``version`` of model ``name``: the gate's ``decision``
     (verdict and reason), its ``evaluation`` (``dataclasses.asdict`` of

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
     from mlops.evaluation.slices import JudgedSlice
-    from mlops.evaluation.uncertainty import IntervalFields
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Evaluation:
     excluded_rows: int = 0
     note: str = ""  # how the rows were chosen, when it could not be by the champion's training rows
     # the improvement's paired bootstrap (mlops.evaluation.uncertainty)
-    interval: IntervalFields | None = None
+    interval: dict[str, Any] | None = None  # an Interval's fields
     # each declared slice, judged (mlops.evaluation.slices)
     slices: list[JudgedSlice] = field(default_factory=list)
     # the candidate's and champion's figures (None without a champion; mlops.evaluation.cost), at

@@ -90,10 +90,10 @@ def write_report(
         cfg.name,
         version,
         cfg.task,
-        cfg.evaluation.primary_metric,
-        recorded,
-        {"verdict": decision.verdict, "reason": decision.reason},
-        recorded.pop("curves"),
+        primary_metric=cfg.evaluation.primary_metric,
+        evaluation=recorded,
+        decision={"verdict": decision.verdict, "reason": decision.reason},
+        curves=recorded.pop("curves"),
     )
     with tempfile.TemporaryDirectory() as temporary:
         saved = Path(temporary) / artifacts.EVALUATION_FILE
