@@ -60,7 +60,13 @@ def test_file_data_group_comes_from_the_framework():
         (["+evaluation.thresholds.auc=0.5"], "evaluation.thresholds.auc is not a regression metric"),
         (["schema.target=distance"], "schema.target 'distance' is also listed as a feature"),
         (["name=other"], "name is 'other' but the folder is 'taxi-fare'"),
-        (["schema.categorical=[vendor,vendor]"], "schema lists vendor more than once"),
+        (["schema.categorical=[vendor,vendor]"], "schema.categorical lists 'vendor' more than once"),
+        (
+            ["+schema.text=[vendor]"],
+            "schema lists 'vendor' under schema.categorical and schema.text; keep it under one kind",
+        ),
+        (["+schema.datetime=when"], "schema.datetime must be a list of column names"),
+        (["+features=[1]"], "features must be a list of transformers, each with a _target_"),
     ],
 )
 def test_bad_config_names_the_key_and_the_file(overrides, expected):

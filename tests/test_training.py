@@ -216,7 +216,7 @@ def test_a_champion_that_cannot_score_the_new_test_rows_blocks_promotion(tmp_pat
 def test_a_missing_text_value_is_missing_whether_none_or_nan():
     """pandas 2 keeps None in an object column and scikit-learn's imputers skip it; prep, mlops batch
     and the endpoint all turn it into NaN, so the model imputes it wherever it came from."""
-    from mlops.models.features import build_pipeline, missing_as_nan
+    from mlops.models.features import fit, missing_as_nan
 
     frame = pd.DataFrame(
         {"x": [1.0, 2.0, 3.0, 4.0], "colour": pd.Series(["red", None, "red", np.nan], dtype=object)}
@@ -229,14 +229,14 @@ def test_a_missing_text_value_is_missing_whether_none_or_nan():
         {
             "name": "t",
             "task": "classification",
-            "schema": {"numeric": ["x"], "categorical": ["colour"]},
+            "schema": {"target": "y", "numeric": ["x"], "categorical": ["colour"]},
             "preprocessing": OmegaConf.load(
                 Path(__file__).parents[1] / "mlops" / "conf" / "preprocessing" / "standard.yaml"
             ),
             "estimator": {"_target_": "sklearn.linear_model.LogisticRegression"},
         }
     )
-    pipeline = build_pipeline(cfg).fit(normalized, [0, 1, 0, 1])
+    pipeline = fit(cfg, normalized.assign(y=[0, 1, 0, 1]))
     imputed = pipeline.named_steps["preprocess"].transform(normalized)
     assert (imputed[1, 1:] == imputed[0, 1:]).all()  # the missing colour became the most frequent, red
 

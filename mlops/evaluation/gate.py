@@ -60,7 +60,7 @@ class Decision:
 
 
 def decide(
-    task: str,
+    task: metrics.Task,
     candidate: Mapping[str, float],
     *,
     primary_metric: str,

@@ -127,6 +127,7 @@ def judge(
     from mlops.evaluation import metrics, uncertainty
 
     metric = cfg.evaluation.primary_metric
+    chosen = metrics.suite(cfg)
     judged = []
     for declared_slice in declared(cfg):
         rows = declared_slice.mask(features).nonzero()[0]
@@ -146,11 +147,11 @@ def judge(
             warnings.simplefilter("ignore")  # an undefined metric is reported as such below
             if len(rows):
                 found["candidate"] = metrics.finite(
-                    metrics.measure(cfg.task, metric, candidate.take(rows), target[rows])
+                    metrics.measure(chosen, metric, candidate.take(rows), target[rows])
                 )
             if champion is not None and len(rows):
                 found["champion"] = metrics.finite(
-                    metrics.measure(cfg.task, metric, champion.take(rows), target[rows])
+                    metrics.measure(chosen, metric, champion.take(rows), target[rows])
                 )
         if champion is None:
             found["status"] = "no champion"

@@ -52,7 +52,7 @@ def signed(value: float) -> str:
 
 
 def improvement(
-    task: str,
+    task: metrics.Task,
     metric: str,
     target: np.ndarray,
     candidate: Outputs,
@@ -110,7 +110,7 @@ def of(cfg: DictConfig, target: np.ndarray, candidate: Outputs, champion: Output
     """Return ``improvement`` of the model's primary metric with its ``evaluation`` settings
     (confidence, resamples) seeded by ``split.seed``."""
     return improvement(
-        cfg.task,
+        metrics.suite(cfg),
         cfg.evaluation.primary_metric,
         target,
         candidate,

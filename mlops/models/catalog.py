@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from mlops.core import project, settings
 from mlops.core.errors import MlopsError
-from mlops.models import TASKS
+from mlops.models import KINDS, TASKS
 
 if TYPE_CHECKING:
     import yaml
@@ -133,15 +133,49 @@ def check_config(name: str, cfg: DictConfig) -> None:
             fail(key, "needs a _target_ naming what builds it")
     if not isinstance(cfg.schema.get("target"), str):
         fail("schema.target", "must name the target column")
-    features = list(cfg.schema.get("numeric") or []) + list(cfg.schema.get("categorical") or [])
-    if not features:
-        fail("schema", "declares no features; list columns under schema.numeric or schema.categorical")
-    if cfg.schema.target in features:
+    for kind in KINDS:
+        listed = cfg.schema.get(kind)
+        if listed is not None and not (
+            OmegaConf.is_list(listed) and all(isinstance(column, str) for column in listed)
+        ):
+            fail(f"schema.{kind}", "must be a list of column names")
+    where_listed: dict[str, list[str]] = {}
+    for kind in KINDS:
+        for column in cfg.schema.get(kind) or []:
+            where_listed.setdefault(column, []).append(kind)
+    if not where_listed:
+        fail("schema", f"declares no features; list columns under schema.<kind> ({', '.join(KINDS)})")
+    if cfg.schema.target in where_listed:
         fail("schema.target", f"'{cfg.schema.target}' is also listed as a feature")
-    duplicates = sorted({column for column in features if features.count(column) > 1})
-    if duplicates:
-        fail("schema", f"lists {', '.join(duplicates)} more than once")
-    known = metrics.names(cfg.task)
+    for column, kinds in where_listed.items():
+        if len(set(kinds)) > 1:
+            listed_under = " and ".join(f"schema.{kind}" for kind in dict.fromkeys(kinds))
+            fail("schema", f"lists '{column}' under {listed_under}; keep it under one kind")
+        if len(kinds) > 1:
+            fail(f"schema.{kinds[0]}", f"lists '{column}' more than once")
+    steps = cfg.get("features")
+    if steps is not None and not (
+        OmegaConf.is_list(steps) and all(OmegaConf.is_dict(step) and "_target_" in step for step in steps)
+    ):
+        fail("features", "must be a list of transformers, each with a _target_ (the class to build)")
+    own = cfg.evaluation.get("metrics")
+    if own is None:
+        own = {}
+    elif not OmegaConf.is_dict(own):
+        fail("evaluation.metrics", "must map each metric's name to its _target_ function and direction")
+    for metric, declared in own.items():
+        key = f"evaluation.metrics.{metric}"
+        if metric in metrics.names(cfg.task):
+            fail(key, f"has the name of a built-in {cfg.task} metric; give yours another name")
+        if not OmegaConf.is_dict(declared) or not isinstance(declared.get("_target_"), str):
+            fail(key, "needs a _target_ naming the function (module.function) that computes it")
+        if not isinstance(declared.get("greater_is_better"), bool):
+            fail(f"{key}.greater_is_better", "must be true or false: whether a larger value is better")
+        if declared.get("needs", "predictions") not in metrics.NEEDS:
+            fail(f"{key}.needs", f"is '{declared.get('needs')}'; allowed: {', '.join(metrics.NEEDS)}")
+        if declared.get("needs") == "probabilities" and cfg.task != "classification":
+            fail(f"{key}.needs", "is probabilities, which only a classifier has; use predictions")
+    known = [*metrics.names(cfg.task), *own]
     if cfg.evaluation.get("primary_metric") not in known:
         fail(
             "evaluation.primary_metric",

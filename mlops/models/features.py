@@ -1,11 +1,14 @@
-"""Build a model's scikit-learn Pipeline: the declared preprocessing, then the estimator."""
+"""Build and fit a model's scikit-learn Pipeline: the model's own feature transformers (``features``),
+the declared preprocessing of each column kind (``preprocessing``), then the estimator."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops.core.errors import MlopsError
+from mlops.models import KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -14,8 +17,13 @@ if TYPE_CHECKING:
 
 
 def feature_columns(cfg: DictConfig) -> list[str]:
-    """Return the model's feature columns: numeric first, then categorical."""
-    return list(cfg.schema.get("numeric") or []) + list(cfg.schema.get("categorical") or [])
+    """Return the model's raw feature columns, what a caller sends: kind by kind in ``KINDS`` order."""
+    return [column for kind in KINDS for column in cfg.schema.get(kind) or []]
+
+
+def column_kinds(cfg: DictConfig) -> dict[str, str]:
+    """Return each raw feature column's declared kind (``schema.<kind>``)."""
+    return {column: kind for kind in KINDS for column in cfg.schema.get(kind) or []}
 
 
 def missing_as_nan(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -28,13 +36,36 @@ def missing_as_nan(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame.assign(**{column: frame[column].where(frame[column].notna()) for column in present})
 
 
+def normalize(cfg: DictConfig, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with its declared columns as every scoring path gives them to the model: a
+    date-time column as naive UTC datetimes, a boolean column as nullable booleans (each only when
+    every value reads as one: validation reports the rest), text and categories with NaN for missing."""
+    from mlops.models.columns import to_booleans, to_datetimes
+
+    kinds = column_kinds(cfg)
+    readers = {"datetime": to_datetimes, "boolean": to_booleans}
+    converted = {}
+    for column, kind in kinds.items():
+        if kind in readers and column in frame:
+            values = frame[column]
+            parsed = readers[kind](values)
+            if not (parsed.isna() & values.notna()).any():
+                converted[column] = parsed
+    frame = frame.assign(**converted) if converted else frame
+    return missing_as_nan(
+        frame, [column for column, kind in kinds.items() if kind in ("categorical", "text")]
+    )
+
+
 def check_parameters(name: str, component: Any, key: str) -> None:
     """Raise naming the config key of a parameter value a scikit-learn component refuses (a text for a
-    number, say), before any data is read: scikit-learn itself checks only when it fits."""
+    number, say), before any data is read: scikit-learn itself checks only when it fits. A component
+    without scikit-learn's parameter constraints (LightGBM, XGBoost, a model's own) checks its own
+    parameters when it fits (see ``fit``)."""
     from sklearn.utils._param_validation import InvalidParameterError
 
     validate = getattr(component, "_validate_params", None)  # scikit-learn's checker of its constraints
-    if validate is None:
+    if validate is None or not hasattr(component, "_parameter_constraints"):
         return
     try:
         validate()
@@ -49,37 +80,132 @@ def check_parameters(name: str, component: Any, key: str) -> None:
         ) from None
 
 
-def build_pipeline(cfg: DictConfig) -> Pipeline:
-    """Return an unfitted Pipeline: a ColumnTransformer over the schema's numeric and categorical
-    columns (steps from ``preprocessing``), then the estimator from ``estimator._target_``."""
+@dataclass
+class Parts:
+    """The unfitted parts of a model's pipeline, each checked: the model's feature transformers, the
+    preprocessing steps of each column kind and the estimator."""
+
+    features: list[Any]
+    preprocessing: dict[str, list[Any]]
+    estimator: Any
+
+
+def parts(cfg: DictConfig) -> Parts:
+    """Instantiate the model's feature transformers, preprocessing steps and estimator; raise one line
+    naming the key when a ``_target_`` does not import, a parameter is refused, or the estimator does
+    not match the task."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
     from sklearn.base import is_classifier, is_regressor
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline, make_pipeline
 
     from mlops.models.catalog import one_line
 
-    try:
-        estimator = instantiate(cfg.estimator)
-        check_parameters(cfg.name, estimator, "estimator")
-        branches = []
-        for kind in ("numeric", "categorical"):
-            columns = list(cfg.schema.get(kind) or [])
-            steps = [instantiate(step) for step in cfg.preprocessing.get(kind) or []]
-            for number, step in enumerate(steps):
-                check_parameters(cfg.name, step, f"preprocessing.{kind}[{number}]")
-            if columns:
-                branches.append((kind, make_pipeline(*steps) if steps else "passthrough", columns))
-    except InstantiationException as error:
-        raise MlopsError(
-            f"{cfg.name}: cannot build the estimator or preprocessing: {one_line(error)}; check the "
-            "_target_ class paths and parameters under estimator and preprocessing"
-        ) from None
+    def build(node: Any, key: str) -> Any:
+        try:
+            component = instantiate(node)
+        except InstantiationException as error:
+            raise MlopsError(
+                f"{cfg.name}: {key}: cannot build {node.get('_target_')}: {one_line(error)}; check the "
+                "_target_ path (a class of the model's code/ package or an installed library) and its "
+                "parameters"
+            ) from None
+        check_parameters(cfg.name, component, key)
+        return component
+
+    features = [build(node, f"features[{number}]") for number, node in enumerate(cfg.get("features") or [])]
+    preprocessing = {
+        kind: [
+            build(node, f"preprocessing.{kind}[{number}]")
+            for number, node in enumerate(cfg.preprocessing.get(kind) or [])
+        ]
+        for kind in KINDS
+    }
+    estimator = build(cfg.estimator, "estimator")
     expected = is_classifier if cfg.task == "classification" else is_regressor
     if not expected(estimator):
         raise MlopsError(
             f"{cfg.name}: estimator {cfg.estimator._target_} is not a {cfg.task} estimator; "
             f"pick one that matches task: {cfg.task}"
         )
-    return Pipeline([("preprocess", ColumnTransformer(branches)), ("estimator", estimator)])
+    return Parts(features, preprocessing, estimator)
+
+
+def kind_of(values: pd.Series) -> str:
+    """Return the column kind a derived column's dtype stands for: booleans, numbers, date-times,
+    else categorical."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(values):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "datetime"
+    return "categorical"
+
+
+def derived_kinds(cfg: DictConfig, raw: pd.DataFrame, derived: pd.DataFrame) -> dict[str, list[str]]:
+    """Return the columns of each kind the preprocessing gets after the model's feature transformers: a
+    declared column they left as it was keeps its kind, any other column's kind follows its dtype."""
+    declared = column_kinds(cfg)
+    kinds: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for column in derived.columns:
+        unchanged = column in declared and column in raw and derived[column].dtype == raw[column].dtype
+        kinds[declared[column] if unchanged else kind_of(derived[column])].append(str(column))
+    return kinds
+
+
+def fit(cfg: DictConfig, rows: pd.DataFrame) -> Pipeline:
+    """Return the model's Pipeline fitted on ``rows`` (raw feature columns and the target): the model's
+    feature transformers in order (``features``), a ColumnTransformer applying each kind's preprocessing
+    to the columns of that kind they leave, then the estimator. A step that fails to fit is named in one
+    line with its error."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline, make_pipeline
+
+    built = parts(cfg)
+    raw, target = rows[feature_columns(cfg)], rows[cfg.schema.target]
+    frame = raw
+    for number, step in enumerate(built.features):
+        where = f"features[{number}] ({cfg.features[number]._target_})"
+        if hasattr(step, "set_output"):
+            step.set_output(transform="pandas")
+        frame = fitted(cfg, where, lambda step=step, frame=frame: step.fit_transform(frame, target))
+        if not isinstance(frame, pd.DataFrame):
+            raise MlopsError(
+                f"{cfg.name}: {where} returned {type(frame).__name__}, not a pandas DataFrame; return the "
+                "frame with its new columns (or give the class get_feature_names_out)"
+            )
+    kinds = derived_kinds(cfg, raw, frame)
+    branches = [
+        (
+            kind,
+            make_pipeline(*built.preprocessing[kind]) if built.preprocessing[kind] else "passthrough",
+            columns,
+        )
+        for kind, columns in kinds.items()
+        if columns
+    ]
+    preprocess = ColumnTransformer(branches)
+    matrix = fitted(cfg, "preprocessing", lambda: preprocess.fit_transform(frame, target))
+    estimator = built.estimator
+    fitted(cfg, f"estimator ({cfg.estimator._target_})", lambda: estimator.fit(matrix, target))
+    # the feature transformers are steps of the pipeline itself, not a pipeline of their own: scikit-learn
+    # takes a pipeline as fitted when its last step is, and a stateless transformer never looks fitted
+    steps = [(f"features_{number}", step) for number, step in enumerate(built.features)]
+    return Pipeline([*steps, ("preprocess", preprocess), ("estimator", estimator)])
+
+
+def fitted(cfg: DictConfig, where: str, work: Any) -> Any:
+    """Return what ``work()`` returns; raise one line naming the model and the step when it fails."""
+    try:
+        return work()
+    except MlopsError:
+        raise
+    except Exception as error:  # the model's own code and any library's: whatever it raises, said in one line
+        text = " ".join(str(error).split()) or type(error).__name__
+        raise MlopsError(
+            f"{cfg.name}: {where} failed to fit: {type(error).__name__}: {text[:400]}; fix the step's "
+            "code or its parameters in the config"
+        ) from None

@@ -1,7 +1,12 @@
-"""Save and load a fitted pipeline as an MLflow model folder in the safe skops format."""
+"""Save and load a fitted pipeline as an MLflow model folder in the safe skops format, with the model's
+own code beside it (the folder's ``code/``), so a version loads where only its requirements are
+installed."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,26 +17,77 @@ from mlops.registry import trust
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-
-def save_options(pipeline: Pipeline, trusted_extra: Iterable[str], model: str) -> dict[str, Any]:
-    """Return the keyword arguments that make ``mlflow.sklearn`` save ``pipeline`` with skops,
-    trusting exactly the types it holds."""
-    return {
-        "serialization_format": "skops",
-        "skops_trusted_types": trust.needed_types(pipeline, trusted_extra, model),
-    }
+CODE = "code"  # the MLflow model folder's copy of the model's code (MLflow's code_paths)
+FRAMEWORK = "mlops"  # the framework's own package, of which a model carries the column transformers only
+# what of the framework a model using its column transformers carries: plain NumPy, pandas, scikit-learn
+CARRIED = ("__init__.py", "models/__init__.py", "models/columns.py")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 
-def save(pipeline: Pipeline, folder: Path, trusted_extra: Iterable[str], model: str) -> None:
-    """Write ``pipeline`` as an MLflow model folder (the hand-off between train and evaluate)."""
+def packages(code: Path | None) -> list[str]:
+    """Return the importable names of a ``code/`` folder: its packages and modules, not the framework."""
+    if code is None or not code.is_dir():
+        return []
+    found = [
+        path.stem
+        for path in code.iterdir()
+        if (path.is_dir() and (path / "__init__.py").is_file()) or (path.suffix == ".py" and path.is_file())
+    ]
+    return sorted(name for name in found if name != FRAMEWORK)
+
+
+def stage(code: Path | None, types: list[str], into: Path) -> list[str]:
+    """Copy into ``into`` what the saved model needs beside it: every package of the model's ``code``
+    folder and, when the model holds (``types``) the framework's column transformers, the three files
+    they import; return the paths for MLflow's ``code_paths``."""
+    staged = []
+    for name in packages(code):
+        assert code is not None  # packages() found some
+        source = code / name if (code / name).is_dir() else code / f"{name}.py"
+        target = into / source.name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=IGNORED)
+        else:
+            shutil.copyfile(source, target)
+        staged.append(str(target))
+    if any(name.startswith(f"{FRAMEWORK}.") for name in types):
+        framework = Path(__file__).resolve().parents[1]
+        for part in CARRIED:
+            (into / FRAMEWORK / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(framework / part, into / FRAMEWORK / part)
+        staged.append(str(into / FRAMEWORK))
+    return staged
+
+
+def save(
+    pipeline: Pipeline,
+    folder: Path,
+    trusted_extra: Iterable[str],
+    model: str,
+    code: Path | None = None,
+    **options: Any,
+) -> None:
+    """Write ``pipeline`` as an MLflow model folder in the skops format, trusting exactly the types it
+    holds, with the model's ``code`` folder's packages in the folder's ``code/``; ``options`` go to
+    ``mlflow.sklearn.save_model`` (signature, input example, requirements)."""
     import mlflow.sklearn
 
-    mlflow.sklearn.save_model(pipeline, str(folder), **save_options(pipeline, trusted_extra, model))
+    types = trust.needed_types(pipeline, trusted_extra, model, packages(code))
+    with tempfile.TemporaryDirectory() as temporary:
+        mlflow.sklearn.save_model(
+            pipeline,
+            str(folder),
+            serialization_format="skops",
+            skops_trusted_types=types,
+            code_paths=stage(code, types, Path(temporary)) or None,
+            **options,
+        )
 
 
 def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Pipeline:
     """Load the pipeline of an MLflow sklearn model folder after checking the types its MLmodel
-    file asks to trust against the same allow-list used when saving."""
+    file asks to trust against the same allow-list used when saving; the folder's ``code/`` goes on
+    ``sys.path`` first, as MLflow's own loader does, so the model's classes import from the version."""
     import skops.io
     from mlflow.models import Model
 
@@ -43,7 +99,10 @@ def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Pipeline:
         raise MlopsError(
             f"{folder} was not saved in the skops format; only skops models are loaded (no pickle)"
         )
-    trusted = trust.check(flavor.get("skops_trusted_types") or [], trusted_extra, model)
+    code = folder / CODE
+    trusted = trust.check(flavor.get("skops_trusted_types") or [], trusted_extra, model, packages(code))
+    if code.is_dir() and str(code) not in sys.path:
+        sys.path.insert(0, str(code))
     return skops.io.load(folder / flavor["pickled_model"], trusted=trusted)
 
 

@@ -3,28 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops.core.errors import MlopsError
 
-SAFE_PACKAGES = ("sklearn.", "numpy.", "scipy.")
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+# scikit-learn, NumPy, SciPy, and the framework's own column-kind transformers (mlops.models.columns)
+SAFE_PACKAGES = ("sklearn.", "numpy.", "scipy.", "mlops.models.columns.")
+SAFE_TYPES = ("collections.OrderedDict",)  # a plain container (LightGBM's models hold one)
 
 
-def check(types: Iterable[str], extra: Iterable[str], model: str) -> list[str]:
-    """Return ``types`` sorted when each comes from scikit-learn, NumPy or SciPy or is listed in
-    the model's ``serialization.trusted_types``; raise naming the first one that is not."""
-    allowed = set(extra)
+def declared(cfg: DictConfig) -> list[str]:
+    """Return what model ``cfg`` trusts beyond the safe packages: its ``serialization.trusted_types``,
+    and the package of its estimator and of each of its feature transformers as a ``package.`` prefix:
+    a library the config builds the model from is one it trusts (LightGBM's types, say)."""
+    targets = [cfg.estimator.get("_target_"), *(step.get("_target_") for step in cfg.get("features") or [])]
+    packages = {f"{str(target).split('.')[0]}." for target in targets if target and "." in str(target)}
+    return [*cfg.serialization.trusted_types, *sorted(packages)]
+
+
+def check(types: Iterable[str], extra: Iterable[str], model: str, packages: Iterable[str] = ()) -> list[str]:
+    """Return ``types`` sorted when each comes from scikit-learn, NumPy, SciPy, the framework's column
+    transformers or one of the model's own ``packages`` (its ``code/`` folder), or is in ``extra`` (see
+    ``declared``: a type by name, a package by a prefix ending in a dot); raise naming the first one
+    that is not."""
+    allowed = {name for name in extra if not name.endswith(".")} | set(SAFE_TYPES)
+    prefixes = tuple(name for name in extra if name.endswith("."))
+    trusted = SAFE_PACKAGES + prefixes + tuple(f"{package}." for package in packages)
     for name in sorted(types):
-        if not name.startswith(SAFE_PACKAGES) and name not in allowed:
+        if not name.startswith(trusted) and name not in allowed:
             raise MlopsError(
-                f"{model}: the model holds type {name}, which is not from scikit-learn, NumPy or "
-                "SciPy; if you trust it, add it to serialization.trusted_types in the model's config"
+                f"{model}: the model holds type {name}, which is not from scikit-learn, NumPy, SciPy or "
+                "the model's own code/ package; if you trust it, add it to serialization.trusted_types "
+                "in the model's config"
             )
     return sorted(types)
 
 
-def needed_types(estimator: Any, extra: Iterable[str], model: str) -> list[str]:
+def needed_types(estimator: Any, extra: Iterable[str], model: str, packages: Iterable[str] = ()) -> list[str]:
     """Return exactly the types skops must trust to load ``estimator``, each checked by ``check``."""
     import skops.io
 
-    return check(skops.io.get_untrusted_types(data=skops.io.dumps(estimator)), extra, model)
+    return check(skops.io.get_untrusted_types(data=skops.io.dumps(estimator)), extra, model, packages)

@@ -188,10 +188,13 @@ def interval_text(interval: Mapping[str, Any] | None) -> str:
     return f"{text} over {count(rows)} rows" if isinstance(rows, int) else text
 
 
-def direction(task: str, metric: str) -> bool | None:
-    """Return True when a larger ``metric`` is better, False when smaller is, None when unknown."""
+def direction(task: str, metric: str, directions: Mapping[str, bool]) -> bool | None:
+    """Return True when a larger ``metric`` is better, False when smaller is, None when unknown: the
+    evaluation's recorded ``directions`` (the model's own metrics among them), else the task's."""
     from mlops.evaluation import metrics
 
+    if metric in directions:
+        return bool(directions[metric])
     try:
         return metrics.higher_is_better(task, metric)
     except KeyError:
@@ -222,7 +225,7 @@ def metric_rows(task: str, primary_metric: str, evaluation: Mapping[str, Any]) -
         ours = finite((compared if compared is not None else candidate).get(metric))
         theirs = finite(champion.get(metric))
         difference = None if ours is None or theirs is None else ours - theirs
-        higher_better = direction(task, metric)
+        higher_better = direction(task, metric, evaluation.get("directions") or {})
         rows.append(
             MetricRow(
                 metric=metric,

@@ -25,8 +25,16 @@ ACCEPTS: dict[str, tuple[type, ...]] = {
     "integer": (int,),
     "string": (str,),
     "boolean": (bool,),
+    "datetime": (str,),  # ISO 8601 text, read by ``check_datetimes``
 }
-WORDS = {"double": "numbers", "float": "numbers", "long": "integers", "integer": "integers"}
+WORDS = {
+    "double": "numbers",
+    "float": "numbers",
+    "long": "integers",
+    "integer": "integers",
+    "boolean": "true or false",
+    "datetime": 'ISO 8601 date-times such as "2016-01-31T14:05:00"',
+}
 FLOAT32_MAX = 3.4028234663852886e38
 FLOAT64_MAX = 1.7976931348623157e308
 # the values each numeric column type holds: a JSON number beyond them (1e39 for a float, 1e400 or a
@@ -46,6 +54,7 @@ OPENAPI_TYPES = {
     "integer": {"type": "integer", "format": "int32"},
     "string": {"type": "string"},
     "boolean": {"type": "boolean"},
+    "datetime": {"type": "string", "format": "date-time"},
 }
 
 
@@ -235,6 +244,24 @@ def check_types(columns: list[Column], values: list[list[Any]]) -> None:
             raise fail(f"{where} is {shown(value)}; it takes {takes} or null ({column.type})")
         if column.type in RANGES:
             check_range(column, column_values)
+        if column.type == "datetime":
+            check_datetimes(column, column_values)
+
+
+def check_datetimes(column: Column, values: list[Any]) -> None:
+    """Raise naming the column and row of the first text that is not an ISO 8601 date-time."""
+    import pandas as pd
+
+    from mlops.models.columns import to_datetimes
+
+    texts = pd.Series(values, dtype=object)
+    unread = to_datetimes(texts).isna() & texts.notna()
+    if unread.any():
+        row = int(unread.to_numpy().argmax())
+        raise fail(
+            f"column '{column.name}' row {row} is {shown(values[row])}, not a date-time; it takes "
+            f"{WORDS['datetime']} or null (datetime)"
+        )
 
 
 def check_range(column: Column, values: list[Any]) -> None:

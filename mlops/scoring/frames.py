@@ -30,11 +30,11 @@ class Scorer:
 
     def load(self) -> Any:
         """Return the model's pipeline, loaded (with its input types) on first use."""
-        from mlops.registry import modelio
+        from mlops.registry import modelio, trust
         from mlops.scoring import reading
 
         if self.pipeline is None:
-            self.pipeline = modelio.load(self.folder, self.cfg.serialization.trusted_types, self.cfg.name)
+            self.pipeline = modelio.load(self.folder, trust.declared(self.cfg), self.cfg.name)
             self.types = reading.input_types(str(self.folder), self.features, self.described)
         return self.pipeline
 

@@ -63,11 +63,11 @@ class Guard:
         if not isinstance(pipeline, Pipeline) or len(pipeline.steps) < 2:
             return None
         preprocess, estimator = pipeline[:-1], pipeline[-1]
-        try:
-            features = [str(name) for name in preprocess.get_feature_names_out()]
+        try:  # the last transformer's outputs, named from its inputs (a model's own steps come before it)
+            features = [str(name) for name in pipeline[-2].get_feature_names_out()]
         except (AttributeError, ValueError, TypeError):  # a step without feature names
             return None
-        inputs = [str(name) for name in getattr(pipeline, "feature_names_in_", [])]
+        inputs = [str(name) for name in getattr(pipeline[-2], "feature_names_in_", [])]
         limit = FLOAT32_MAX if computes_in_float32(estimator) else math.inf
         return cls(
             preprocess,

@@ -44,15 +44,23 @@ class Model:
 
     def frame(self, values: list[list[Any]]) -> Any:
         """Return column-wise request values as the DataFrame the pipeline was trained on: numeric
-        columns as float64 (a null as NaN), every other column as given with its nulls as NaN."""
+        columns as float64 (a null as NaN), date-times (ISO 8601 text) as naive UTC datetimes, booleans
+        as nullable booleans, every other column as given with its nulls as NaN."""
         import numpy as np
         import pandas as pd
 
-        columns = {
-            column.name: np.array(column_values, dtype="float64") if column.type in NUMERIC else column_values
-            for column, column_values in zip(self.columns, values, strict=True)
-        }
-        others = [column.name for column in self.columns if column.type not in NUMERIC]
+        from mlops.models.columns import to_booleans, to_datetimes
+
+        readers = {"datetime": to_datetimes, "boolean": to_booleans}
+        columns: dict[str, Any] = {}
+        for column, column_values in zip(self.columns, values, strict=True):
+            if column.type in NUMERIC:
+                columns[column.name] = np.array(column_values, dtype="float64")
+            elif column.type in readers:
+                columns[column.name] = readers[column.type](pd.Series(column_values, dtype=object))
+            else:
+                columns[column.name] = column_values
+        others = [column.name for column in self.columns if column.type not in (*NUMERIC, *readers)]
         return missing_as_nan(pd.DataFrame(columns, copy=False), others)
 
     def predict(self, values: list[list[Any]], probabilities: bool) -> Scores:

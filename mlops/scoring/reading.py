@@ -133,17 +133,26 @@ def clean(
     frame: pd.DataFrame, types: dict[str, str], file: str, is_csv: bool
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Convert each feature to its training type; return the rows that convert, in feature order, and
-    one error per row that does not (a numeric feature whose value is not a finite number)."""
+    one error per row that does not (a numeric feature whose value is not a finite number, a date-time
+    or boolean feature whose value does not read as one)."""
     import numpy as np
     import pandas as pd
 
+    from mlops.models.columns import to_booleans, to_datetimes
+
     reasons: dict[int, str] = {}
     converted = {}
+    readers = {"datetime": (to_datetimes, "an ISO 8601 date-time"), "boolean": (to_booleans, "true or false")}
     for column, kind in types.items():
         values = frame[column]
         if kind == "string":  # text, a missing value as NaN whatever pandas read (see missing_as_nan)
             text = values if pd.api.types.is_string_dtype(values) else values.astype("str")
             converted[column] = text.where(values.notna())
+        if kind in readers:  # Parquet's own datetime and boolean types, or text from CSV
+            read, wanted = readers[kind]
+            converted[column] = parsed = read(values)
+            for row, value in values[(parsed.isna() & values.notna()).to_numpy()].items():
+                reasons.setdefault(int(row), f"column '{column}' holds {value!r}, not {wanted}")
         if kind not in NUMBER_TYPES or values.dtype.kind in "iub":
             continue
         if values.dtype.kind == "f":

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops.core.errors import MlopsError
-from mlops.registry import artifacts
+from mlops.registry import artifacts, trust
 
 if TYPE_CHECKING:
     import argparse
@@ -44,22 +44,31 @@ class Evaluation:
     cost: dict[str, Any] = field(default_factory=dict)
     # chart data (mlops.evaluation.curves)
     curves: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    # whether a larger value is better, for every metric (the model's own among them)
+    directions: dict[str, bool] = field(default_factory=dict)
 
 
 def score(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> dict[str, float]:
-    """Return every metric of the model's task for ``pipeline`` on ``test``."""
+    """Return every metric of the model (its task's and its own) for ``pipeline`` on ``test``; raise
+    naming a metric of the model's own that fails or is not a finite number there."""
+    import numpy as np
+
     from mlops.evaluation import metrics
     from mlops.models.features import feature_columns
 
-    return metrics.compute(cfg.task, pipeline, test[feature_columns(cfg)], test[cfg.schema.target])
+    found = metrics.outputs(cfg.task, pipeline, test[feature_columns(cfg)])
+    return metrics.checked(cfg.name, metrics.suite(cfg), found, np.asarray(test[cfg.schema.target]))
 
 
 def run(cfg: DictConfig, pipeline: Pipeline, test: pd.DataFrame) -> Evaluation:
     """Score the candidate and the registered champion (if any) on ``test``. A champion that
     cannot be loaded or scored on these rows is reported in ``champion_error``."""
     from mlops import registry
+    from mlops.evaluation import metrics
 
-    evaluation = Evaluation(score(cfg, pipeline, test))
+    chosen = metrics.suite(cfg)
+    directions = {name: chosen.higher_is_better(name) for name in chosen.names()}
+    evaluation = Evaluation(score(cfg, pipeline, test), directions=directions)
     return compared(cfg, evaluation, pipeline, registry.champion(cfg.name), test)
 
 
@@ -77,7 +86,7 @@ def compared(
     from mlops import registry
     from mlops.evaluation import cost, overlap
 
-    fresh = Evaluation(evaluation.metrics)
+    fresh = Evaluation(evaluation.metrics, directions=evaluation.directions)
     if champion is None:
         return judged(cfg, fresh, pipeline, test, None)
     fresh.champion_version = str(champion.version)
@@ -91,14 +100,16 @@ def compared(
                 raise MlopsError(
                     f"it trained on every one of the {len(test)} test rows, so none is fair to compare on"
                 )
-            theirs, footprint = cost.loaded(folder, cfg.serialization.trusted_types, cfg.name)
+            theirs, footprint = cost.loaded(folder, trust.declared(cfg), cfg.name)
         if unseen is None:
             fresh.note = "the champion's training rows are not recorded: compared on every test row"
         fresh.excluded_rows, fresh.compared_rows = len(test) - len(rows), len(rows)
         result = judged(cfg, fresh, pipeline, rows, theirs)
     except (MlopsError, KeyError, ValueError, OSError) as error:
         # the candidate is still judged alone: its slices, cost and charts are reported
-        alone = Evaluation(evaluation.metrics, champion_version=fresh.champion_version)
+        alone = Evaluation(
+            evaluation.metrics, champion_version=fresh.champion_version, directions=evaluation.directions
+        )
         failed = judged(cfg, alone, pipeline, test, None)
         failed.champion_error = str(error).splitlines()[0]
         return failed
@@ -127,9 +138,10 @@ def judged(
         models.append((champion, rows[list(getattr(champion, "feature_names_in_", features.columns))]))
         theirs = metrics.outputs(cfg.task, champion, models[1][1])
     if theirs is not None:
-        evaluation.champion_metrics = metrics.every(cfg.task, theirs, target)
+        chosen = metrics.suite(cfg)
+        evaluation.champion_metrics = metrics.every(chosen, theirs, target)
         if evaluation.excluded_rows:
-            evaluation.compared_metrics = metrics.every(cfg.task, ours, target)
+            evaluation.compared_metrics = metrics.every(chosen, ours, target)
         evaluation.interval = uncertainty.of(cfg, target, ours, theirs).as_dict()
     evaluation.slices = slices.judge(cfg, rows.drop(columns=[cfg.schema.target]), target, ours, theirs)
     measured = cost.serving(models)
@@ -158,7 +170,7 @@ def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mlops.registry import modelio
     from mlops.steps import prep
 
-    pipeline = modelio.load(args.model_dir, cfg.serialization.trusted_types, cfg.name)
+    pipeline = modelio.load(args.model_dir, trust.declared(cfg), cfg.name)
     evaluation = run(cfg, pipeline, prep.read(args.data).test)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / artifacts.EVALUATION_FILE).write_text(json.dumps(asdict(evaluation), indent=2))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.core.errors import MlopsError
-from mlops.models.features import missing_as_nan
+from mlops.models.features import normalize
 from mlops.registry import artifacts
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def load(cfg: DictConfig) -> tuple[pd.DataFrame, str]:
         raise MlopsError(
             f"{cfg.name}: {cfg.data._target_} returned {type(frame).__name__}, not a pandas DataFrame"
         )
-    return missing_as_nan(frame, list(cfg.schema.get("categorical") or [])), source
+    return normalize(cfg, frame), source
 
 
 def run(cfg: DictConfig, sample: int | None = None) -> Split:

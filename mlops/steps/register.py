@@ -10,16 +10,17 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops.core import settings
 from mlops.evaluation import gate
-from mlops.registry import artifacts
+from mlops.registry import artifacts, trust
 
 if TYPE_CHECKING:
     import argparse
 
     import pandas as pd
+    from mlflow.models import ModelSignature
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
@@ -49,10 +50,11 @@ class Registration:
 
 def decide(cfg: DictConfig, evaluation: Evaluation) -> gate.Decision:
     """Apply the model's evaluation settings to the candidate and champion metrics."""
+    from mlops.evaluation import metrics
     from mlops.evaluation.uncertainty import Interval
 
     return gate.decide(
-        cfg.task,
+        metrics.suite(cfg),
         evaluation.metrics,
         compared=evaluation.compared_metrics,
         interval=Interval(**evaluation.interval) if evaluation.interval else None,
@@ -154,31 +156,47 @@ def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str], run_id
     }
 
 
-def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder: Path) -> None:
-    """Write ``pipeline`` as an MLflow model folder in the skops format, with the signature inferred
-    from the training rows' features, their first five rows as input example and the model's
-    ``environment/requirements.txt`` as pip requirements."""
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
+def signature(cfg: DictConfig, features: pd.DataFrame, predictions: Any) -> ModelSignature:
+    """Return the signature of the raw columns a caller sends, by kind: numeric columns as doubles (a
+    request may hold ints, floats or nulls), booleans, datetimes, text as strings, categorical columns as
+    their data holds them (strings or integers); the outputs as the predictions are."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, DataType, Schema
 
+    from mlops.models.features import column_kinds
+
+    kinds = column_kinds(cfg)
+    declared = {"numeric": DataType.double, "boolean": DataType.boolean, "datetime": DataType.datetime}
+    declared["text"] = DataType.string
+    categorical = [column for column in features if kinds[column] == "categorical"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        inferred = infer_signature(features[categorical] if categorical else None, predictions)
+    found = {spec.name: spec.type for spec in inferred.inputs.inputs} if inferred.inputs else {}
+    inputs = Schema([ColSpec(declared.get(kinds[column]) or found[column], column) for column in features])
+    return ModelSignature(inputs, inferred.outputs)
+
+
+def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder: Path) -> None:
+    """Write ``pipeline`` as an MLflow model folder in the skops format, with the model's own code
+    (``code/``), the signature of its raw feature columns, their first five training rows as input
+    example and the model's ``environment/requirements.txt`` as pip requirements."""
     from mlops.models import catalog
     from mlops.models.features import feature_columns
     from mlops.registry import modelio
 
-    # numeric features enter the signature as doubles, so a request may hold ints, floats or nulls
-    numeric = {column: "float64" for column in cfg.schema.get("numeric") or []}
-    features = train[feature_columns(cfg)].astype(numeric)
-    requirements = catalog.model_dir(cfg.name) / "environment" / "requirements.txt"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        signature = infer_signature(features, pipeline.predict(features.head(100)))
-    mlflow.sklearn.save_model(
+    features = train[feature_columns(cfg)]
+    home = catalog.model_dir(cfg.name)
+    requirements = home / "environment" / "requirements.txt"
+    modelio.save(
         pipeline,
-        str(folder),
-        signature=signature,
+        folder,
+        trust.declared(cfg),
+        cfg.name,
+        code=home / "code",
+        signature=signature(cfg, features, pipeline.predict(features.head(100))),
         input_example=features.head(5),
         pip_requirements=str(requirements) if requirements.is_file() else None,
-        **modelio.save_options(pipeline, cfg.serialization.trusted_types, cfg.name),
     )
 
 
@@ -240,7 +258,7 @@ def run(
         save_model(cfg, pipeline, split.train, folder)
         record_baseline(cfg, pipeline, split, evaluation.metrics, folder)
         overlap.write(split.train, [*feature_columns(cfg), cfg.schema.target], folder)
-        _, footprint = cost.loaded(folder, cfg.serialization.trusted_types, cfg.name)
+        _, footprint = cost.loaded(folder, trust.declared(cfg), cfg.name)
         files = digests.tag(folder)
         mlflow.log_artifacts(str(folder), artifact_path=artifacts.MODEL_ARTIFACT_PATH)
         config = OmegaConf.to_yaml(cfg, resolve=True)
@@ -281,7 +299,7 @@ def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mlops.steps.evaluate import Evaluation
 
     evaluation = Evaluation(**json.loads((args.evaluation / artifacts.EVALUATION_FILE).read_text()))
-    pipeline = modelio.load(args.model_dir, cfg.serialization.trusted_types, cfg.name)
+    pipeline = modelio.load(args.model_dir, trust.declared(cfg), cfg.name)
     result = run(cfg, pipeline, prep.read(args.data), evaluation, args.overrides)
     print(f"{cfg.name}: version {result.version} {result.decision.verdict.said}: {result.decision.reason}")
     if args.output:

@@ -1,4 +1,5 @@
-"""train: fit the model's Pipeline (declared preprocessing + estimator) on the training rows."""
+"""train: fit the model's Pipeline (its feature transformers, the declared preprocessing, the estimator) on
+the training rows."""
 
 from __future__ import annotations
 
@@ -14,19 +15,19 @@ if TYPE_CHECKING:
 
 def run(cfg: DictConfig, train: pd.DataFrame) -> Pipeline:
     """Return the model's pipeline fitted on ``train``."""
-    from mlops.models.features import build_pipeline, feature_columns
+    from mlops.models import features
 
-    pipeline = build_pipeline(cfg)
-    pipeline.fit(train[feature_columns(cfg)], train[cfg.schema.target])
-    return pipeline
+    return features.fit(cfg, train)
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
-    from mlops.registry import modelio
+    from mlops.models import catalog
+    from mlops.registry import modelio, trust
     from mlops.steps import prep
 
     pipeline = run(cfg, prep.read(args.data).train)
-    modelio.save(pipeline, args.output, cfg.serialization.trusted_types, cfg.name)
+    code = catalog.model_dir(cfg.name) / "code"
+    modelio.save(pipeline, args.output, trust.declared(cfg), cfg.name, code=code)
 
 
 if __name__ == "__main__":

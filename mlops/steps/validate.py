@@ -19,27 +19,25 @@ if TYPE_CHECKING:
 
 def problems(cfg: DictConfig, frame: pd.DataFrame, source: str) -> list[str]:
     """Return every way ``frame`` breaks the schema, each naming the column and the source."""
-    import pandas as pd
+    from mlops.models.features import column_kinds
 
     schema = cfg.schema
     if frame.empty:
         return [f"{source} has no rows"]
     found: list[str] = []
-    roles = [(schema.target, "schema.target")]
-    roles += [(column, "schema.numeric") for column in schema.get("numeric") or []]
-    roles += [(column, "schema.categorical") for column in schema.get("categorical") or []]
+    kinds = column_kinds(cfg)
+    roles = [(schema.target, "schema.target")] + [
+        (column, f"schema.{kind}") for column, kind in kinds.items()
+    ]
     missing = [f"'{column}' ({key})" for column, key in roles if column not in frame.columns]
     if len(missing) == 1:
         return [f"column {missing[0]} is not in {source}"]
     if missing:
         return [f"columns {', '.join(missing)} are not in {source}"]
-    for column in schema.get("numeric") or []:
-        values = frame[column]
-        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-            bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()].sort_index()
-            place = "line" if frame.index.name == LINE else "row"  # a CSV file's line, else the row label
-            example = f": value {bad.iloc[0]!r} at {place} {bad.index[0]}" if len(bad) else ""
-            found.append(f"column '{column}' (schema.numeric) in {source} is not numeric{example}")
+    for column, kind in kinds.items():
+        problem = kind_problem(frame[column], kind)
+        if problem:
+            found.append(f"column '{column}' (schema.{kind}) in {source} {problem}")
     missing_target = int(frame[schema.target].isna().sum())
     if missing_target:
         found.append(f"target column '{schema.target}' in {source} has {missing_target} missing values")
@@ -53,6 +51,40 @@ def problems(cfg: DictConfig, frame: pd.DataFrame, source: str) -> list[str]:
                 f"column '{column}' in {source} is {rate:.1%} null, above schema.max_null_rate {limit:.1%}"
             )
     return found
+
+
+def kind_problem(values: pd.Series, kind: str) -> str | None:
+    """Return how a column's values break its declared kind (with the first bad value and where it is),
+    or None when they fit: numbers for numeric, date-times, truth values, and text that is not only
+    numbers."""
+    import pandas as pd
+
+    from mlops.models.columns import to_booleans, to_datetimes
+
+    def example(bad: pd.Series) -> str:
+        bad = values[bad].sort_index()
+        place = "line" if values.index.name == LINE else "row"  # a CSV file's line, else the row label
+        return f": value {bad.iloc[0]!r} at {place} {bad.index[0]}" if len(bad) else ""
+
+    if kind == "numeric":
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            return "is not numeric" + example(pd.to_numeric(values, errors="coerce").isna() & values.notna())
+    elif kind == "datetime":
+        unread = to_datetimes(values).isna() & values.notna()
+        if unread.any():
+            return f"is not a date-time{example(unread)}; write ISO 8601, such as 2016-01-31T14:05:00"
+    elif kind == "boolean":
+        unread = to_booleans(values).isna() & values.notna()
+        if unread.any():
+            return f"is not true or false{example(unread)}; write true/false or 1/0"
+    elif kind == "text":
+        present = values.dropna()
+        if len(present) and pd.to_numeric(present, errors="coerce").notna().all():
+            return (
+                "holds only numbers, not free text; list it under schema.numeric (or schema.categorical "
+                "for codes)"
+            )
+    return None
 
 
 def run(cfg: DictConfig, split: Split) -> None:

@@ -104,13 +104,14 @@ def prepare(
     data, split and schema settings. Nothing is logged before every set passes."""
     from omegaconf import OmegaConf
 
-    from mlops.models import catalog
-    from mlops.models.features import build_pipeline
+    from mlops.evaluation import metrics
+    from mlops.models import catalog, features
     from mlops.steps import prep, validate
 
     configs = [catalog.load_config(name, overrides) for overrides in sets]
     for cfg in configs:
-        build_pipeline(cfg)  # a bad estimator or preprocessing value stops the run before any step
+        features.parts(cfg)  # a bad estimator, transformer or preprocessing value stops the run first
+        metrics.suite(cfg)  # as does a metric of the model's own that does not import
     splits: dict[str, Split] = {}
     prepared = {}
     for overrides, cfg in zip(sets, configs, strict=True):
@@ -123,8 +124,8 @@ def prepare(
                 f"train {info['train_rows']} / test {info['test_rows']} (seed {info['seed']})"
             )
             validate.run(cfg, split)
-            features = len(cfg.schema.get("numeric") or []) + len(cfg.schema.get("categorical") or [])
-            echo(f"{name}: validate  ok ({features} features, target '{cfg.schema.target}')")
+            columns = len(features.feature_columns(cfg))
+            echo(f"{name}: validate  ok ({columns} features, target '{cfg.schema.target}')")
         prepared[tuple(overrides)] = (cfg, splits[key])
     return prepared
 
@@ -157,7 +158,7 @@ def pick_best(
                 mlflow.log_metrics({f"validation_{key}": value for key, value in values.items()})
             scored.append((values[cfg.evaluation.primary_metric], overrides))
     metric = cfg.evaluation.primary_metric
-    best_value, best = (max if metrics.higher_is_better(cfg.task, metric) else min)(
+    best_value, best = (max if metrics.higher_is_better(metrics.suite(cfg), metric) else min)(
         scored, key=lambda item: item[0]
     )
     for value, overrides in scored:
