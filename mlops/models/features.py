@@ -102,7 +102,7 @@ def parts(cfg: DictConfig) -> Parts:
 
     def build(node: Any, key: str) -> Any:
         try:
-            component = instantiate(node)
+            component = instantiate(node, _convert_="all")  # plain lists and dicts, never OmegaConf's
         except InstantiationException as error:
             raise MlopsError(
                 f"{cfg.name}: {key}: cannot build {node.get('_target_')}: {one_line(error)}; check the "
