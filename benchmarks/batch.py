@@ -50,14 +50,13 @@ def measure(kind: str, file: str, output: str, *overrides: str) -> None:
     from mlops.batch import job
     from mlops.models import catalog
     from mlops.models.features import feature_columns
-    from mlops.registry import trust
 
     started, cpu = time.perf_counter(), time.process_time()
     if kind == "ours":
         rows = job.score("taxi-fare", file, Path(output), overrides=overrides, echo=lambda _: None).scored
     else:
         cfg = catalog.load_config("taxi-fare")
-        pipeline = registry.load(registry.champion("taxi-fare"), trust.declared(cfg))
+        pipeline = registry.load(registry.champion("taxi-fare"), catalog.trusted(cfg))
         rows = len(pipeline.predict(pd.read_csv(file)[feature_columns(cfg)]))
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = harness.peak_mb()

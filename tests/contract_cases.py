@@ -37,9 +37,12 @@ def with_literal(payload, literal: str) -> bytes:
     return encoded(payload).replace(b'"LITERAL"', literal.encode())
 
 
-def cases(rows: list[dict], integer_column: str, classifier: bool) -> list[Case]:
+def cases(
+    rows: list[dict], integer_column: str | None, classifier: bool, kinds: dict[str, str] | None = None
+) -> list[Case]:
     """Return the contract's cases for a model whose feature rows look like ``rows`` (column: value,
-    in signature order); ``integer_column`` is one of its integer (long) features."""
+    in signature order); ``integer_column`` is one of its integer (long) features, if it has one, and
+    ``kinds`` names one of its columns of each other kind it has (``datetime``, ``boolean``, ``text``)."""
     columns = list(rows[0])
     data = [list(row.values()) for row in rows]
     split = {"columns": columns, "data": data}
@@ -94,7 +97,6 @@ def cases(rows: list[dict], integer_column: str, classifier: bool) -> list[Case]
         ),
         Case("text-for-number", encoded({"dataframe_records": [{**first, numeric: "eight"}]}), 400),
         Case("bool-for-number", encoded({"dataframe_records": [{**first, numeric: True}]}), 400),
-        Case("float-for-integer", encoded({"dataframe_records": [{**first, integer_column: 1.5}]}), 400),
         # numbers beyond their column's type, or beyond the float32 the forests compute in
         Case("beyond-float32", encoded({"dataframe_records": [{**first, numeric: 3.5e38}]}), None),
         Case("beyond-float32-negative", encoded({"dataframe_records": [{**first, numeric: -1e39}]}), None),
@@ -109,8 +111,6 @@ def cases(rows: list[dict], integer_column: str, classifier: bool) -> list[Case]
             with_literal({"dataframe_records": [{**first, numeric: "LITERAL"}]}, "9" * 400),
             400,
         ),
-        Case("beyond-int64", encoded({"dataframe_records": [{**first, integer_column: 2**63}]}), 400),
-        Case("beyond-uint64", encoded({"dataframe_records": [{**first, integer_column: 2**64}]}), 400),
         Case("records-not-a-list", encoded({"dataframe_records": first}), 400),
         Case("params-not-an-object", encoded({"input_data": data, "params": [1]}), 400),
         Case("unknown-parameter", encoded({"input_data": data, "params": {"threshold": 0.5}}), 400),
@@ -119,6 +119,13 @@ def cases(rows: list[dict], integer_column: str, classifier: bool) -> list[Case]
         Case("no-content-type", encoded({"input_data": data}), 415, None),
         Case("get", b"", 405, None, "GET"),
     ]
+    if integer_column is not None:
+        bad += [
+            Case("float-for-integer", encoded({"dataframe_records": [{**first, integer_column: 1.5}]}), 400),
+            Case("beyond-int64", encoded({"dataframe_records": [{**first, integer_column: 2**63}]}), 400),
+            Case("beyond-uint64", encoded({"dataframe_records": [{**first, integer_column: 2**64}]}), 400),
+        ]
+    good, bad = good + kind_cases(first, kinds or {}, 200), bad + kind_cases(first, kinds or {}, 400)
     if not classifier:
         bad.append(
             Case(
@@ -128,3 +135,23 @@ def cases(rows: list[dict], integer_column: str, classifier: bool) -> list[Case]
             )
         )
     return good + bad
+
+
+# values of each column kind a request may send (200) or must be refused (400)
+KIND_VALUES = {
+    "datetime": {
+        200: {"with-zone": "2026-03-07T23:40:00+01:00", "date-only": "2026-03-07", "null": None},
+        400: {"not-a-date": "next tuesday", "number": 20260307, "month-13": "2026-13-01"},
+    },
+    "boolean": {200: {"false": False, "null": None}, 400: {"as-text": "true", "as-number": 1}},
+    "text": {200: {"empty": "", "unicode": "Rückerstattung für Rechnung", "null": None}, 400: {"number": 42}},
+}
+
+
+def kind_cases(first: dict, kinds: dict[str, str], status: int) -> list[Case]:
+    """Return one case per value of ``KIND_VALUES`` with ``status`` for each column of ``kinds``."""
+    return [
+        Case(f"{kind}-{label}", encoded({"dataframe_records": [{**first, column: value}]}), status)
+        for kind, column in kinds.items()
+        for label, value in KIND_VALUES[kind][status].items()
+    ]

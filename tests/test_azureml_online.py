@@ -39,14 +39,18 @@ from mlops.serving import endpoints, keys
 
 pytestmark = pytest.mark.azure_runtime
 
-TRAIN = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=10"]
-MODELS = {"taxi-fare": "vendor", "credit-default": "sex"}  # model: one of its integer features
+GENERATED = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=10"]
+TRAIN = {"taxi-fare": GENERATED, "credit-default": GENERATED, "ticket-routing": []}
+MODELS = {"taxi-fare": "vendor", "credit-default": "sex", "ticket-routing": None}  # one integer feature
+# ticket-routing's columns of the other kinds: ISO 8601 text, true/false, free text
+COLUMN_KINDS = {"ticket-routing": {"datetime": "opened_at", "boolean": "premium", "text": "subject"}}
+CLASSIFIERS = ("credit-default", "ticket-routing")
 
 
 @pytest.fixture(scope="module")
 def store(trained_state, use_state):
-    """taxi-fare and credit-default trained once, each version 1 the champion."""
-    folder = trained_state("azure-online-state", [(name, TRAIN) for name in MODELS])
+    """Every model trained once, each version 1 the champion."""
+    folder = trained_state("azure-online-state", [(name, TRAIN[name]) for name in MODELS])
     with use_state(folder):
         for name in MODELS:
             registry.make_champion(name, "1")
@@ -65,17 +69,22 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, rendered) -> dict[str, Path]:
-    """/var/azureml-app as Azure fills it: the code as uploaded and the online environment built from
-    the rendered conda file (every model's online environment is the same lock's pins)."""
+def app(tmp_path_factory, rendered) -> dict:
+    """/var/azureml-app as Azure fills it: the code as uploaded, and each model's online environment
+    built from its rendered conda file (one build per distinct pip list: the models whose requirements
+    are alike share the lock's pins, ticket-routing adds LightGBM)."""
     root = tmp_path_factory.mktemp("var") / "azureml-app"
-    conda_files = [folder / "environments" / "online.conda.yaml" for folder in rendered.values()]
-    assert len({tuple(pip_list(path)) for path in conda_files}) == 1  # one lock, one online environment
-    return {
-        "root": root,
-        "code": upload(REPO, root),
-        "bin": build_environment(conda_files[0], tmp_path_factory.mktemp("env") / "online"),
-    }
+    built: dict[tuple[str, ...], Path] = {}
+    bins = {}
+    for name, folder in rendered.items():
+        packages = tuple(pip_list(folder / "environments" / "online.conda.yaml"))
+        if packages not in built:
+            built[packages] = build_environment(
+                folder / "environments" / "online.conda.yaml", tmp_path_factory.mktemp("env") / "online"
+            )
+        bins[name] = built[packages]
+    assert len(built) == 2  # taxi-fare and credit-default share one environment
+    return {"root": root, "code": upload(REPO, root), "bin": bins}
 
 
 def deployment_settings(folder: Path) -> dict:
@@ -100,7 +109,7 @@ def azure(store, use_state, app, rendered, tmp_path_factory):
                 sidecar = Sidecar(tmp_path_factory.mktemp("collected"), "taxi-fare-dev", "blue")
                 variables |= sidecar.config(tmp_path_factory.mktemp("mdc"), ["model_inputs", "model_outputs"])
             log = tmp_path_factory.mktemp(f"log-{name}") / "azmlinfsrv.log"
-            servers[name] = InferenceServer(app["bin"], app["code"], model_dir, variables, log)
+            servers[name] = InferenceServer(app["bin"][name], app["code"], model_dir, variables, log)
         yield servers, sidecar
     finally:
         for server in servers.values():
@@ -126,10 +135,17 @@ def local(store, use_state):
 
 
 def feature_rows(name: str, count: int = 3) -> list[dict]:
-    """Return ``count`` unseen feature rows of ``name``, numbers as JSON numbers in signature order."""
+    """Return ``count`` unseen feature rows of ``name``, numbers as JSON numbers in signature order
+    (ticket-routing's from its batch file: date-times as the file's ISO 8601 text)."""
     cfg = catalog.load_config(name)
-    module = __import__(f"{name.replace('-', '_')}.data", fromlist=["load"])
-    frame = module.load(n_rows=count, seed=5)[feature_columns(cfg)]
+    if name == "ticket-routing":
+        from ticket_routing.data import read_tickets
+
+        frame = read_tickets("tickets-batch.csv").head(count)[feature_columns(cfg)]
+        frame["premium"] = frame["premium"].map({"True": True, "False": False, True: True, False: False})
+    else:
+        module = __import__(f"{name.replace('-', '_')}.data", fromlist=["load"])
+        frame = module.load(n_rows=count, seed=5)[feature_columns(cfg)]
     frame = frame.astype({column: "float64" for column in cfg.schema.numeric})
     return json.loads(frame.to_json(orient="records"))
 
@@ -145,7 +161,7 @@ def ask_local(port: int, key: str, case) -> tuple[int, object]:
 def test_azure_answers_the_whole_contract_as_the_local_endpoint_does(azure, local, name):
     servers, _ = azure
     port, key = local[name]
-    contract = cases(feature_rows(name), MODELS[name], classifier=name == "credit-default")
+    contract = cases(feature_rows(name), MODELS[name], name in CLASSIFIERS, COLUMN_KINDS.get(name))
     differing = []
     for case in contract:
         status, answer, _ = servers[name].score(case.body or None, case.headers(), case.method)
@@ -273,7 +289,7 @@ def test_a_broken_import_path_or_a_missing_server_fails_naming_the_cause(app, tm
     model_dir = tmp_path / "app" / "azureml-models" / "taxi-fare" / "1"
     variables = {"MLOPS_MODEL": "taxi-fare"}
     with pytest.raises(AssertionError, match="No module named 'mlops'"):
-        InferenceServer(app["bin"], code, model_dir, variables, tmp_path / "broken.log")
+        InferenceServer(app["bin"]["taxi-fare"], code, model_dir, variables, tmp_path / "broken.log")
     subprocess.run([shutil.which("uv") or "uv", "venv", "--quiet", str(tmp_path / "bare")], check=True)
     with pytest.raises(AssertionError, match="lacks azureml-inference-server-http"):
         InferenceServer(tmp_path / "bare" / "bin", code, model_dir, variables, tmp_path / "bare.log")

@@ -18,7 +18,6 @@ from mlops.cli import batch as commands
 from mlops.core.errors import MlopsError
 from mlops.models import catalog
 from mlops.models.features import feature_columns, missing_as_nan
-from mlops.registry import trust
 
 # the real trips taxi-fare ships for batch scoring and monitoring, columns in another order than training's
 REAL_BATCH_FILE = Path(__file__).resolve().parents[1] / "data-science/models/taxi-fare/data/taxi-batch.csv"
@@ -49,7 +48,7 @@ def trained(store, isolated_state, monkeypatch):
 
 def pipeline_of(name, version):
     cfg = catalog.load_config(name)
-    return registry.load(registry.get_version(name, version), trust.declared(cfg)), cfg
+    return registry.load(registry.get_version(name, version), catalog.trusted(cfg)), cfg
 
 
 def trips(rows, seed=5):

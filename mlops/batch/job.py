@@ -335,7 +335,6 @@ def score(
     from mlops import registry
     from mlops.models import catalog
     from mlops.models.features import feature_columns
-    from mlops.registry import trust
 
     started = time.perf_counter()
     cfg = catalog.load_config(name, overrides)
@@ -347,7 +346,7 @@ def score(
     described = registry.described(name, model_version.version)
     # a version this framework registers has a source (``runs:/<run_id>/model``)
     types = input_types(cast(str, model_version.source), feature_columns(cfg), described)
-    pipeline = registry.load(model_version, trust.declared(cfg))
+    pipeline = registry.load(model_version, catalog.trusted(cfg))
     # the predictions go with summary.json or not at all, and a folder made for them goes with them
     with atomic.made(output), atomic.replacing(target) if target else nullcontext() as handle:
         tally = run(name, pipeline, files, types, settings, handle)

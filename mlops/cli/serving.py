@@ -50,7 +50,7 @@ def deploy(
     """
     from mlops import registry
     from mlops.models import catalog
-    from mlops.registry import registered, trust
+    from mlops.registry import registered
     from mlops.serving import endpoints
 
     catalog.model_dir(name)
@@ -82,7 +82,7 @@ def deploy(
     found = registry.get_version(name, version) if version else by_alias(name, alias or registry.CHAMPION)
     registry.verified(found)  # a version whose files changed since registration is refused by name
     settings = cast("dict[str, Any]", OmegaConf.to_container(cfg.deployment.online))  # a mapping
-    trusted = trust.declared(cfg)
+    trusted = catalog.trusted(cfg)
     record = endpoints.deploy(name, deployment, found.version, shares, port, settings, trusted)
     share = record["traffic"][deployment]
     click.echo(f"{name}: deployment {deployment} serves version {found.version} with {share}% of the traffic")

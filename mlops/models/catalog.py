@@ -75,6 +75,22 @@ def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
     return cfg
 
 
+def trusted(cfg: DictConfig) -> list[str]:
+    """Return what model ``cfg``'s saved versions may hold beyond the always-safe types (see
+    ``mlops.registry.trust``): its ``serialization.trusted_types``, and as ``package.`` prefixes the
+    libraries its estimators and feature transformers come from: the composed config's, and every
+    option of its ``config/estimator`` group, so a version trained with ``estimator=lightgbm`` loads
+    wherever the model's config is read (the model declares the libraries it is built from)."""
+    import yaml
+
+    targets = [cfg.estimator.get("_target_"), *(step.get("_target_") for step in cfg.get("features") or [])]
+    for option in sorted((model_dir(cfg.name) / "config" / "estimator").glob("*.yaml")):
+        loaded = yaml.safe_load(option.read_text(encoding="utf-8"))
+        targets.append(loaded.get("_target_") if isinstance(loaded, dict) else None)
+    packages = {str(target).split(".")[0] for target in targets if isinstance(target, str) and "." in target}
+    return [*cfg.serialization.trusted_types, *(f"{package}." for package in sorted(packages))]
+
+
 def yaml_problem(error: yaml.YAMLError) -> str:
     """Return where a YAML file is broken and how: ``config/model.yaml line 4, column 7: ...``, or the
     line of the first conflict marker a merge left in it (``mlops upgrade``)."""

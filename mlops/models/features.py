@@ -169,9 +169,13 @@ def fit(cfg: DictConfig, rows: pd.DataFrame) -> Pipeline:
     frame = raw
     for number, step in enumerate(built.features):
         where = f"features[{number}] ({cfg.features[number]._target_})"
-        if hasattr(step, "set_output"):
+        given = frame
+        frame = fitted(cfg, where, lambda step=step, given=given: step.fit_transform(given, target))
+        if not isinstance(frame, pd.DataFrame) and hasattr(step, "set_output"):
+            # a scikit-learn transformer that returns arrays: ask it for a frame named by its outputs (one
+            # that returns a frame already is left alone, as scikit-learn would rename its columns)
             step.set_output(transform="pandas")
-        frame = fitted(cfg, where, lambda step=step, frame=frame: step.fit_transform(frame, target))
+            frame = fitted(cfg, where, lambda step=step, given=given: step.fit_transform(given, target))
         if not isinstance(frame, pd.DataFrame):
             raise MlopsError(
                 f"{cfg.name}: {where} returned {type(frame).__name__}, not a pandas DataFrame; return the "

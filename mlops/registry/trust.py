@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlops.core.errors import MlopsError
-
-if TYPE_CHECKING:
-    from omegaconf import DictConfig
 
 # scikit-learn, NumPy, SciPy, and the framework's own column-kind transformers (mlops.models.columns)
 SAFE_PACKAGES = ("sklearn.", "numpy.", "scipy.", "mlops.models.columns.")
 SAFE_TYPES = ("collections.OrderedDict",)  # a plain container (LightGBM's models hold one)
 
 
-def declared(cfg: DictConfig) -> list[str]:
-    """Return what model ``cfg`` trusts beyond the safe packages: its ``serialization.trusted_types``,
-    and the package of its estimator and of each of its feature transformers as a ``package.`` prefix:
-    a library the config builds the model from is one it trusts (LightGBM's types, say)."""
-    targets = [cfg.estimator.get("_target_"), *(step.get("_target_") for step in cfg.get("features") or [])]
-    packages = {f"{str(target).split('.')[0]}." for target in targets if target and "." in str(target)}
-    return [*cfg.serialization.trusted_types, *sorted(packages)]
-
-
 def check(types: Iterable[str], extra: Iterable[str], model: str, packages: Iterable[str] = ()) -> list[str]:
     """Return ``types`` sorted when each comes from scikit-learn, NumPy, SciPy, the framework's column
     transformers or one of the model's own ``packages`` (its ``code/`` folder), or is in ``extra`` (see
-    ``declared``: a type by name, a package by a prefix ending in a dot); raise naming the first one
-    that is not."""
+    ``mlops.models.catalog.trusted``: a type by name, a package by a prefix ending in a dot); raise
+    naming the first one that is not."""
     allowed = {name for name in extra if not name.endswith(".")} | set(SAFE_TYPES)
     prefixes = tuple(name for name in extra if name.endswith("."))
     trusted = SAFE_PACKAGES + prefixes + tuple(f"{package}." for package in packages)

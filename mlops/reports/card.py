@@ -186,7 +186,8 @@ def fetched(root: str, path: str, folder: Path) -> Path | None:
 
 
 def schema(mlmodel: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Return the input columns and types of the logged signature, and the target."""
+    """Return the input columns and types of the logged signature (with the kind the config declares
+    where the type alone does not say it: ``string (text)``), and the target."""
     import yaml
 
     try:
@@ -194,8 +195,14 @@ def schema(mlmodel: str, config: dict[str, Any]) -> dict[str, Any]:
         inputs = json.loads(signature.get("inputs") or "[]")
     except (yaml.YAMLError, ValueError, AttributeError):
         inputs = []
-    columns = {item.get("name", "?"): item.get("type", "?") for item in inputs if isinstance(item, dict)}
-    target = (config.get("schema") or {}).get("target")
+    declared = config.get("schema") or {}
+    kinds = {column: kind for kind in ("categorical", "text") for column in declared.get(kind) or []}
+    columns = {}
+    for item in inputs:
+        if isinstance(item, dict):
+            name, kind = item.get("name", "?"), item.get("type", "?")
+            columns[name] = f"{kind} ({kinds[name]})" if name in kinds else kind
+    target = declared.get("target")
     return {"inputs": columns or UNKNOWN, "target": known(target)}
 
 

@@ -30,11 +30,12 @@ class Scorer:
 
     def load(self) -> Any:
         """Return the model's pipeline, loaded (with its input types) on first use."""
-        from mlops.registry import modelio, trust
+        from mlops.models import catalog
+        from mlops.registry import modelio
         from mlops.scoring import reading
 
         if self.pipeline is None:
-            self.pipeline = modelio.load(self.folder, trust.declared(self.cfg), self.cfg.name)
+            self.pipeline = modelio.load(self.folder, catalog.trusted(self.cfg), self.cfg.name)
             self.types = reading.input_types(str(self.folder), self.features, self.described)
         return self.pipeline
 

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops.core.errors import MlopsError
-from mlops.registry import artifacts, trust
+from mlops.models import catalog
+from mlops.registry import artifacts
 
 if TYPE_CHECKING:
     import argparse
@@ -100,7 +101,7 @@ def compared(
                 raise MlopsError(
                     f"it trained on every one of the {len(test)} test rows, so none is fair to compare on"
                 )
-            theirs, footprint = cost.loaded(folder, trust.declared(cfg), cfg.name)
+            theirs, footprint = cost.loaded(folder, catalog.trusted(cfg), cfg.name)
         if unseen is None:
             fresh.note = "the champion's training rows are not recorded: compared on every test row"
         fresh.excluded_rows, fresh.compared_rows = len(test) - len(rows), len(rows)
@@ -170,7 +171,7 @@ def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mlops.registry import modelio
     from mlops.steps import prep
 
-    pipeline = modelio.load(args.model_dir, trust.declared(cfg), cfg.name)
+    pipeline = modelio.load(args.model_dir, catalog.trusted(cfg), cfg.name)
     evaluation = run(cfg, pipeline, prep.read(args.data).test)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / artifacts.EVALUATION_FILE).write_text(json.dumps(asdict(evaluation), indent=2))

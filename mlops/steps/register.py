@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.core import settings
 from mlops.evaluation import gate
-from mlops.registry import artifacts, trust
+from mlops.models import catalog
+from mlops.registry import artifacts
 
 if TYPE_CHECKING:
     import argparse
@@ -137,7 +138,6 @@ def lineage_tags(cfg: DictConfig, split: Split, overrides: Sequence[str], run_id
     from omegaconf import OmegaConf
 
     from mlops import registry
-    from mlops.models import catalog
     from mlops.registry import lineage
 
     commit, dirty = lineage.git_commit(catalog.model_dir(cfg.name))
@@ -181,7 +181,6 @@ def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder:
     """Write ``pipeline`` as an MLflow model folder in the skops format, with the model's own code
     (``code/``), the signature of its raw feature columns, their first five training rows as input
     example and the model's ``environment/requirements.txt`` as pip requirements."""
-    from mlops.models import catalog
     from mlops.models.features import feature_columns
     from mlops.registry import modelio
 
@@ -191,7 +190,7 @@ def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder:
     modelio.save(
         pipeline,
         folder,
-        trust.declared(cfg),
+        catalog.trusted(cfg),
         cfg.name,
         code=home / "code",
         signature=signature(cfg, features, pipeline.predict(features.head(100))),
@@ -258,7 +257,7 @@ def run(
         save_model(cfg, pipeline, split.train, folder)
         record_baseline(cfg, pipeline, split, evaluation.metrics, folder)
         overlap.write(split.train, [*feature_columns(cfg), cfg.schema.target], folder)
-        _, footprint = cost.loaded(folder, trust.declared(cfg), cfg.name)
+        _, footprint = cost.loaded(folder, catalog.trusted(cfg), cfg.name)
         files = digests.tag(folder)
         mlflow.log_artifacts(str(folder), artifact_path=artifacts.MODEL_ARTIFACT_PATH)
         config = OmegaConf.to_yaml(cfg, resolve=True)
@@ -299,7 +298,7 @@ def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mlops.steps.evaluate import Evaluation
 
     evaluation = Evaluation(**json.loads((args.evaluation / artifacts.EVALUATION_FILE).read_text()))
-    pipeline = modelio.load(args.model_dir, trust.declared(cfg), cfg.name)
+    pipeline = modelio.load(args.model_dir, catalog.trusted(cfg), cfg.name)
     result = run(cfg, pipeline, prep.read(args.data), evaluation, args.overrides)
     print(f"{cfg.name}: version {result.version} {result.decision.verdict.said}: {result.decision.reason}")
     if args.output:

@@ -22,12 +22,12 @@ def run(cfg: DictConfig, train: pd.DataFrame) -> Pipeline:
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:
     from mlops.models import catalog
-    from mlops.registry import modelio, trust
+    from mlops.registry import modelio
     from mlops.steps import prep
 
     pipeline = run(cfg, prep.read(args.data).train)
     code = catalog.model_dir(cfg.name) / "code"
-    modelio.save(pipeline, args.output, trust.declared(cfg), cfg.name, code=code)
+    modelio.save(pipeline, args.output, catalog.trusted(cfg), cfg.name, code=code)
 
 
 if __name__ == "__main__":

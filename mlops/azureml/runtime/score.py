@@ -45,13 +45,13 @@ def init() -> None:
     """Load the registered model Azure mounted and its signature's columns, start the batcher that
     scores the requests of this worker's threads together, and make the collectors."""
     from mlops.models import catalog
-    from mlops.registry import modelio, trust
+    from mlops.registry import modelio
 
     name = os.environ["MLOPS_MODEL"]
     mounted = Path(os.environ["AZUREML_MODEL_DIR"])
     cfg = catalog.load_config(name)
     online = cfg.deployment.online  # the rendered variables win: they are what the deployment was given
-    model = scoring.load(modelio.find(mounted), name, mounted.name, trust.declared(cfg))
+    model = scoring.load(modelio.find(mounted), name, mounted.name, catalog.trusted(cfg))
     wait = int(os.environ.get("MLOPS_BATCH_WAIT_MS", online.batch_wait_ms)) / 1000
     rows = int(os.environ.get("MLOPS_MAX_BATCH_ROWS", online.max_batch_rows))
     state["batcher"] = Batcher(model, wait, rows)

@@ -79,7 +79,7 @@ def init() -> None:
     the deployment's settings; create the output folders."""
     from mlops.models import catalog
     from mlops.models.features import feature_columns
-    from mlops.registry import modelio, trust
+    from mlops.registry import modelio
     from mlops.scoring.guard import Guard
 
     name = os.environ["MLOPS_MODEL"]
@@ -89,7 +89,7 @@ def init() -> None:
     mounted = Path(os.environ["AZUREML_MODEL_DIR"])  # Azure: azureml-models/<name>/<version>
     folder = modelio.find(mounted)
     cfg = catalog.load_config(name)
-    pipeline = modelio.load(folder, trust.declared(cfg), name)
+    pipeline = modelio.load(folder, catalog.trusted(cfg), name)
     single_threaded(pipeline)
     output = Path(os.environ["AZUREML_BI_OUTPUT_PATH"])
     for part in (PREDICTIONS, SUMMARIES):
