@@ -116,6 +116,7 @@ AZURE_RUNTIME_TESTS = [
     "tests/test_batch.py",
     "tests/test_serving.py",
     "tests/test_monitor.py",
+    "tests/test_model_code.py",
 ]
 LOCK = "mlops/azureml/requirements.lock"
 

@@ -199,6 +199,8 @@ def test_batch_reads_parquets_own_datetime_and_boolean_types_as_it_reads_csv_tex
     assert len(predictions["csv"]) == 60
     assert predictions["csv"]["prediction"].tolist() == predictions["parquet"]["prediction"].tolist()
     assert set(predictions["csv"]["prediction"]) <= {"billing", "technical", "account"}
+    written, read = predictions["csv"]["opened_at"].fillna(""), frame["opened_at"].fillna("")
+    assert written.tolist() == read.tolist()  # ISO 8601 text, as in the file
 
 
 def test_a_bad_datetime_or_boolean_in_a_batch_file_is_an_error_row_not_a_failure(tmp_path):

@@ -105,7 +105,10 @@ def test_a_mistyped_command_is_matched_against_every_command(tmp_path, typed, sa
 def test_a_name_far_from_every_model_is_told_how_to_create_it(trained, tmp_path):
     code, stderr, heavy = answered(tmp_path, "train", "fraud-score")
     assert code == 2 and heavy == []
-    assert "unknown model 'fraud-score' (models: breast-cancer, credit-default, taxi-fare)" in stderr
+    assert (
+        "unknown model 'fraud-score' (models: breast-cancer, credit-default, taxi-fare, ticket-routing)"
+        in stderr
+    )
     assert "mlops new fraud-score" in stderr
 
 

@@ -166,10 +166,15 @@ def predict(
 
 
 def csv_lines(file: str, frame: pd.DataFrame, names: list[str], predictions: list[Any]) -> bytes:
-    """Return predictions CSV lines, without header: source_file, row, the features, the predictions."""
+    """Return predictions CSV lines, without header: source_file, row, the features (a date-time as ISO
+    8601 text, as a request sends it), the predictions."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.csv
 
+    times = [column for column in frame if pd.api.types.is_datetime64_any_dtype(frame[column])]
+    if times:
+        frame = frame.assign(**{column: frame[column].dt.strftime("%Y-%m-%dT%H:%M:%S") for column in times})
     table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
     for name, values in zip(names, predictions, strict=True):
         table = table.append_column(name, pa.array(values))

@@ -21,7 +21,6 @@ CODE = "code"  # the MLflow model folder's copy of the model's code (MLflow's co
 FRAMEWORK = "mlops"  # the framework's own package, of which a model carries the column transformers only
 # what of the framework a model using its column transformers carries: plain NumPy, pandas, scikit-learn
 CARRIED = ("__init__.py", "models/__init__.py", "models/columns.py")
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 
 def packages(code: Path | None) -> list[str]:
@@ -44,12 +43,8 @@ def stage(code: Path | None, types: list[str], into: Path) -> list[str]:
     for name in packages(code):
         assert code is not None  # packages() found some
         source = code / name if (code / name).is_dir() else code / f"{name}.py"
-        target = into / source.name
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=IGNORED)
-        else:
-            shutil.copyfile(source, target)
-        staged.append(str(target))
+        copy(source, into / source.name)
+        staged.append(str(into / source.name))
     if any(name.startswith(f"{FRAMEWORK}.") for name in types):
         framework = Path(__file__).resolve().parents[1]
         for part in CARRIED:
@@ -57,6 +52,18 @@ def stage(code: Path | None, types: list[str], into: Path) -> list[str]:
             shutil.copyfile(framework / part, into / FRAMEWORK / part)
         staged.append(str(into / FRAMEWORK))
     return staged
+
+
+def copy(source: Path, target: Path) -> None:
+    """Copy a file or a folder's files (no caches, no hidden files) as new files, so they take the
+    process's umask, not the source's mode: a version's files are as private as the rest of the state."""
+    if source.is_file():
+        shutil.copyfile(source, target)
+        return
+    target.mkdir()
+    for child in sorted(source.iterdir()):
+        if child.name != "__pycache__" and child.suffix != ".pyc" and not child.name.startswith("."):
+            copy(child, target / child.name)
 
 
 def save(
