@@ -158,24 +158,47 @@ def conda(cfg: DictConfig, workload: str) -> str:
 
 def signal_definitions(cfg: DictConfig) -> list[dict[str, Any]]:
     """Return the monitor schedule's signals from the ``monitoring`` config: one per enabled drift and
-    quality signal, and one more per column with its own thresholds (Azure has no per-feature ones)."""
-    from mlops.monitoring import signals
+    quality signal, and one more per column with its own thresholds (Azure has no per-feature ones).
+
+    Azure's signals run on the raw columns, where a date-time's moments never recur and nearly every
+    text is new, so the model's date-time and text columns are left out of them (``mlops monitor``
+    compares their parts instead, see ``mlops.monitoring.views``): the features then name the other
+    columns, every one of them for all_features and top_n_feature_importance (Azure would rank the
+    left-out columns too), and the thresholds or type of a left-out column or of its parts are not sent."""
+    from mlops.models.features import column_kinds
+    from mlops.monitoring import signals, views
 
     settings = signals.as_dict(cfg.monitoring)
-    overrides = settings.get("feature_type_override") or {}
+    kinds = column_kinds(cfg)
+    parts = views.columns(kinds)
+    left_out = {name for column in kinds if kinds[column] in views.PARTS for name in (column, *parts[column])}
+    kept = [column for column in kinds if column not in left_out]
+    overrides = {
+        column: kind
+        for column, kind in (settings.get("feature_type_override") or {}).items()
+        if column not in left_out
+    }
     result = []
     for signal, context in DRIFT_SIGNALS.items():
         chosen = (settings.get("signals") or {}).get(signal) or {}
         if not chosen.get("enabled", True):
             continue
         features = chosen.get("features", signals.ALL_FEATURES) if signal != "prediction_drift" else None
-        if features == signals.TOP_N:
+        if isinstance(features, list):
+            features = [column for column in features if column not in left_out]
+            if not features:  # it named left-out columns only: Azure has nothing of it to monitor
+                continue
+        elif features is not None and left_out:
+            features = kept
+        elif features == signals.TOP_N:
             features = {signals.TOP_N: chosen.get(signals.TOP_N, 10)}
         base = {"type": signal, "context": context, "type_override": overrides if features else {}}
         result.append(
             {**base, "name": signal, "features": features, "thresholds": chosen["metric_thresholds"]}
         )
         for column, own in (chosen.get("feature_thresholds") or {}).items():
+            if column in left_out:
+                continue
             kind = overrides.get(column) or "numerical"
             thresholds = {kind: own}
             result.append(

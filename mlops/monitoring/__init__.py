@@ -18,6 +18,7 @@ __all__ = [
     "report",
     "signals",
     "summary",
+    "views",
 ]
 
 # what ``mlops monitor`` does when a threshold is breached (config: monitoring.on_breach)

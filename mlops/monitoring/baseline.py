@@ -1,17 +1,21 @@
 """The monitoring baseline recorded with every registered version: a profile of the training rows
 (types, bounds, category counts, feature importance, test metrics) and a seeded sample of them with
 the model's predictions, kept in the ``monitoring/`` folder of the registered MLflow model folder
-itself, so it travels with every copy of the model (a download, an Azure ML registry share)."""
+itself, so it travels with every copy of the model (a download, an Azure ML registry share). The
+profile is of the monitored columns (``mlops.monitoring.views``: a date-time's hour and weekday, a
+text's length and word count); the sample keeps the raw columns, which the model and Azure's monitor
+read."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.core.errors import MlopsError
-from mlops.monitoring import metrics
+from mlops.monitoring import metrics, views
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,9 +43,32 @@ class Baseline:
 
     @property
     def columns(self) -> dict[str, dict[str, Any]]:
-        """Return the profile of every feature and of the prediction."""
+        """Return the profile of every monitored feature column and of the prediction."""
         columns: dict[str, dict[str, Any]] = self.profile["columns"]
         return columns
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        """Return each raw feature column's declared kind (empty in a baseline written before kinds
+        were kept: every column is then monitored as it is)."""
+        kinds: dict[str, str] = self.profile.get("kinds") or {}
+        return kinds
+
+    @cached_property
+    def view(self) -> pd.DataFrame:
+        """Return the sample's monitored columns (``views.monitored``), the prediction and the target."""
+        return views.monitored(self.kinds, self.sample)
+
+    @property
+    def importance(self) -> dict[str, float]:
+        """Return each monitored column's permutation importance: that of the raw column it comes from."""
+        raw = self.profile.get("feature_importance") or {}
+        source = views.sources(self.kinds)
+        return {
+            column: raw[source.get(column, column)]
+            for column in self.columns
+            if source.get(column, column) in raw
+        }
 
 
 def dtype_kind(series: pd.Series) -> str:
@@ -76,7 +103,7 @@ def category_counts(baseline: Baseline, name: str) -> dict[str, int]:
     training row, or the sample's labels for a column typed categorical by an override."""
     profile = baseline.columns[name]
     counts: dict[str, int] = (
-        profile.get("categories") or labels(baseline.sample[name], profile["dtype"]).value_counts().to_dict()
+        profile.get("categories") or labels(baseline.view[name], profile["dtype"]).value_counts().to_dict()
     )
     return counts
 
@@ -114,14 +141,21 @@ def feature_importance(
     return {column: float(value) for column, value in ranked}
 
 
-def from_frame(train: pd.DataFrame, columns: list[str], rows: int, seed: int) -> Baseline:
-    """Profile ``columns`` of the training rows and keep a seeded sample of at most ``rows`` of them."""
+def from_frame(
+    train: pd.DataFrame, columns: list[str], rows: int, seed: int, kinds: dict[str, str] | None = None
+) -> Baseline:
+    """Profile the monitored columns of ``columns`` of the training rows (a date-time or text column
+    of ``kinds`` through its parts, see ``views``) and keep a seeded sample of at most ``rows`` of them,
+    raw."""
+    kinds = kinds or {}
     sample = train.sample(min(len(train), rows), random_state=seed)[columns]
+    monitored = views.monitored(kinds, train[columns])
     profile = {
         "format": FORMAT,
         "training_rows": len(train),
         "sample_rows": len(sample),
-        "columns": {column: describe(train[column]) for column in columns},
+        "kinds": kinds,
+        "columns": {str(column): describe(monitored[column]) for column in monitored.columns},
         "feature_importance": {},
     }
     return Baseline(profile, sample.reset_index(drop=True))
@@ -136,12 +170,14 @@ def build(
     rows: int,
     seed: int,
     test_metrics: dict[str, float],
+    kinds: dict[str, str] | None = None,
 ) -> Baseline:
-    """Profile the training rows and keep a seeded sample of at most ``rows`` of them with the
-    pipeline's predictions; rank features by permutation importance on the test rows; keep the test
-    metrics (the default model-performance thresholds) and a seeded sample of at most
-    ``HOLDOUT_ROWS`` test rows with their target."""
-    baseline = from_frame(train, [*features, target], rows, seed)
+    """Profile the training rows' monitored feature columns (a date-time or text column of ``kinds``,
+    each feature column's declared kind, through its parts) and keep a seeded sample of at most
+    ``rows`` of them, raw, with the pipeline's predictions; rank the raw features by permutation
+    importance on the test rows; keep the test metrics (the default model-performance thresholds) and
+    a seeded sample of at most ``HOLDOUT_ROWS`` test rows with their target."""
+    baseline = from_frame(train, [*features, target], rows, seed, kinds)
     del baseline.profile["columns"][target]
     baseline.sample[PREDICTION] = pipeline.predict(baseline.sample[features])
     baseline.profile["target"] = target

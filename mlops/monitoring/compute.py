@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlops.monitoring import metrics, signals
+from mlops.monitoring import metrics, signals, views
 from mlops.monitoring.baseline import PREDICTION, Baseline, category_counts, labels
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class Column:
         self.kind = kind
         self.type = column_type
         self.rows = self.nulls = self.type_errors = self.valid = self.out_of_bounds = 0
-        sample = baseline.sample[name]
+        sample = baseline.view[name]
         if column_type == metrics.NUMERICAL:
             self.low = profile.get("min", -np.inf)
             self.high = profile.get("max", np.inf)
@@ -175,8 +175,9 @@ def row(
 
 
 class Window:
-    """The accumulators of one production window: every column the plan reads, the ground truth
-    pairs and the rows seen. Feed it chunks with ``add``; ``finish`` returns the metric rows."""
+    """The accumulators of one production window: every monitored column the plan reads, the ground
+    truth pairs and the rows seen. Feed it chunks of raw rows with ``add``; ``finish`` returns the
+    metric rows."""
 
     def __init__(
         self,
@@ -190,6 +191,7 @@ class Window:
         names = list(dict.fromkeys(name for signal in plan.features.values() for name in signal))
         spill.mkdir(parents=True, exist_ok=True)
         self.plan = plan
+        self.kinds = baseline.kinds
         self.score = score
         self.truth = truth
         self.estimate = estimate
@@ -202,14 +204,20 @@ class Window:
         }
 
     def add(self, chunk: pd.DataFrame) -> None:
-        """Accumulate one chunk; rows without a prediction are scored first."""
+        """Accumulate one chunk of raw rows, through their monitored columns (``views``); rows
+        without a prediction are scored first."""
         self.total += len(chunk)
         if PREDICTION in self.columns and self.score is not None:
             missing = chunk[PREDICTION].isna()
             if missing.any():
-                chunk.loc[missing, PREDICTION] = self.score(chunk.loc[missing])
+                scored = np.asarray(self.score(chunk.loc[missing]))
+                # class labels as text: a column of nulls, read as floats, cannot hold them
+                if scored.dtype.kind not in "biuf":
+                    chunk[PREDICTION] = chunk[PREDICTION].astype(object)
+                chunk.loc[missing, PREDICTION] = scored
+        monitored = views.monitored(self.kinds, chunk)
         for name, column in self.columns.items():
-            column.add(chunk[name])
+            column.add(monitored[name])
         if self.truth is not None:
             self.pairs.append(self.truth(chunk))
         if self.estimate is not None:

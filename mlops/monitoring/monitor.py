@@ -152,9 +152,15 @@ def performance_rows(
             compute.row(signals.MODEL_PERFORMANCE, cfg.schema.target, kind, metric, value, thresholds[metric])
         )
     share = f"{len(actual) / rows:.0%}" if rows else "n/a"
+    classes = len({metrics.label(value) for value in [*actual, *predicted]})
+    averaged = (
+        f" (precision and recall: the mean over the {classes} classes seen)"
+        if cfg.task == "classification" and classes > 2
+        else ""
+    )
     result.notes.append(
         f"{signals.MODEL_PERFORMANCE}: {len(actual):,} of {rows:,} production rows ({share}) matched the "
-        f"ground truth by '{key}'; performance is computed on those only"
+        f"ground truth by '{key}'; performance is computed on those only{averaged}"
     )
 
 
@@ -190,9 +196,15 @@ def estimated_rows(cfg: DictConfig, plan: signals.Plan, checked: Any, result: Re
         assert result.probabilities is not None  # scored: it holds a row of probabilities per row scored
         assert plan.estimate is not None  # a check was made: the signal is on (``estimation_check``)
         result.rows.extend(estimation.rows(cfg.schema.target, checked, result.probabilities, plan.estimate))
+        classes = result.probabilities.shape[1]
+        averaged = (
+            f"; roc_auc, precision, recall and f1 are the mean over its {classes} classes"
+            if classes > 2
+            else ""
+        )
         result.notes.append(
             f"{signals.ESTIMATED_PERFORMANCE}: estimated from the model's probabilities on {scored:,} "
-            f"production rows, before any label ({checked.reason})"
+            f"production rows, before any label ({checked.reason}){averaged}"
         )
 
 
@@ -428,10 +440,13 @@ def conclude(
     ``noisy``, unless alerting.noise is off), then write its summary and report (and, for a
     registered version, log its MLflow run)."""
     from mlops.core import project
-    from mlops.monitoring import history
+    from mlops.monitoring import history, views
 
     kept = {key: base.profile[key] for key in ("training_rows", "sample_rows")}
     summary = summarize(cfg, chosen.version, source, window, tally, scored, result, kept)
+    compared = views.described(base.kinds)
+    if compared:
+        summary["views"] = compared
     earlier: list[bool] = []
     last_retrain: datetime | None = None
     logged: list[Run] = []

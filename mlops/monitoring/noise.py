@@ -66,7 +66,7 @@ class Noise:
         between it and the baseline's CDF (the Wasserstein distance) comes from the integral of the
         baseline's CDF, split where it crosses k / rows, from prefix sums of the baseline. Drawn as
         sorted positions in the sorted baseline, a draw finds its values' places by lookup."""
-        values = self.baseline.sample[column].dropna().to_numpy(dtype=float)
+        values = self.baseline.view[column].dropna().to_numpy(dtype=float)
         values = np.sort(values - values.mean())  # centred: the prefix sums keep their precision
         size = len(values)
         prefix = np.concatenate(([0.0], np.cumsum(values)))

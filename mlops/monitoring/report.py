@@ -34,6 +34,8 @@ PLOT_HEIGHT = 170
 LEFT, RIGHT, TOP, BOTTOM = 48, 30, 30, 26
 LABELS = 150  # room for category labels left of a categorical chart
 ROW = 22  # height of one category
+# how the page names a column kind compared through its parts (mlops.monitoring.views)
+KIND_NAMES = {"datetime": "date-time", "text": "text"}
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,15 @@ class Row:
 
 @dataclass(frozen=True)
 class Section:
-    """One column's part of the page: its chart and its metric rows."""
+    """One column's part of the page: its chart, its metric rows and, for a column monitored in place
+    of a raw one (a date-time's hour, a text's length), what it holds."""
 
     column: str
     kind: str
     breached: bool
     chart: Chart
     rows: list[Row]
+    meaning: str = ""
 
 
 def render(summary: Summary, histograms: dict[str, Histogram], earlier: list[Summary] | None = None) -> str:
@@ -67,11 +71,15 @@ def render(summary: Summary, histograms: dict[str, Histogram], earlier: list[Sum
     the history of the ``earlier`` windows' summaries and this one when there are earlier ones."""
     rows = [display(row) for row in summary["rows"]]
     windows = [*earlier, summary] if earlier else []
+    meanings = {
+        name: text for view in summary.get("views", {}).values() for name, text in view["columns"].items()
+    }
     return page.template("mlops.monitoring", TEMPLATE).render(
         summary=summary,
         titles=SIGNAL_TITLES,
+        kinds=KIND_NAMES,
         tables=signal_tables(rows),
-        sections=sections(histograms, rows),
+        sections=sections(histograms, rows, meanings),
         figures=history.figures(windows),
         counts=history.counts(windows),
     )
@@ -128,14 +136,19 @@ def signal_tables(rows: list[Row]) -> list[tuple[str, list[Row]]]:
     return [(title, sorted(grouped[title], key=lambda row: not row.breached)) for title in titles]
 
 
-def sections(histograms: dict[str, Histogram], rows: list[Row]) -> list[Section]:
-    """Return one section per histogram, columns with a breached metric first."""
+def sections(
+    histograms: dict[str, Histogram], rows: list[Row], meanings: dict[str, str] | None = None
+) -> list[Section]:
+    """Return one section per histogram, each with what its column holds when ``meanings`` says,
+    columns with a breached metric first."""
     built = []
     for index, (column, histogram) in enumerate(histograms.items(), start=1):
         own = [row for row in rows if row.feature == str(column)]
         draw = numerical_chart if histogram.kind == "numerical" else categorical_chart
         chart = draw(f"chart-{index}", str(column), histogram)
-        built.append(Section(str(column), histogram.kind, any(row.breached for row in own), chart, own))
+        breached = any(row.breached for row in own)
+        meaning = (meanings or {}).get(str(column), "")
+        built.append(Section(str(column), histogram.kind, breached, chart, own, meaning))
     return sorted(built, key=lambda section: not section.breached)
 
 

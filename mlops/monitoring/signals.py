@@ -9,7 +9,7 @@ from typing import Any
 
 from mlops.core.errors import MlopsError
 from mlops.core.settings import value as setting
-from mlops.monitoring import ON_BREACH, metrics
+from mlops.monitoring import ON_BREACH, metrics, views
 from mlops.monitoring.baseline import PREDICTION, Baseline
 
 DATA_DRIFT = "data_drift"
@@ -60,24 +60,28 @@ def as_dict(node: Any) -> Any:
 
 
 def select_features(settings: dict[str, Any], baseline: Baseline, key: str) -> list[str]:
-    """Return the features a signal's ``features`` setting names: all, a list, or the
-    ``top_n_feature_importance`` most important (by the version's permutation importance)."""
+    """Return the monitored features a signal's ``features`` setting names: all, a list (a date-time
+    or text column standing for its monitored columns), or the ``top_n_feature_importance`` most
+    important (by the version's permutation importance, which a monitored column takes from its raw
+    column)."""
     known = [column for column in baseline.columns if column != PREDICTION]
     setting = settings.get("features", ALL_FEATURES)
     if setting == ALL_FEATURES:
         return known
     if isinstance(setting, list):
-        unknown = [str(column) for column in setting if column not in known]
+        parts = views.columns(baseline.kinds)
+        named = list(dict.fromkeys(name for column in setting for name in parts.get(column, [str(column)])))
+        unknown = [column for column in named if column not in known]
         if unknown:
             raise MlopsError(
                 f"{key} names {', '.join(unknown)}, not features of the model ({', '.join(known)})"
             )
-        return [str(column) for column in setting]
+        return named
     if setting == TOP_N:
         count = settings.get(TOP_N, 10)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise MlopsError(f"{key.rsplit('.', 1)[0]}.{TOP_N} must be a positive integer, not {count!r}")
-        importance = baseline.profile.get("feature_importance") or {}
+        importance = baseline.importance
         return sorted(known, key=lambda column: -importance.get(column, -math.inf))[:count]
     raise MlopsError(f"{key} is {setting!r}; use {ALL_FEATURES}, {TOP_N} or a list of columns")
 
@@ -108,7 +112,13 @@ def check_metrics(key: str, entries: Any, allowed: tuple[str, ...]) -> None:
 def column_types(overrides: dict[str, Any], baseline: Baseline) -> dict[str, str]:
     """Return each column's type: Azure's rule from the profile, or ``feature_type_override``."""
     types = {column: profile["type"] for column, profile in baseline.columns.items()}
+    parts = views.columns(baseline.kinds)
     for column, kind in overrides.items():
+        if column not in types and column in parts:
+            raise MlopsError(
+                f"monitoring.feature_type_override.{column}: mlops monitor compares {column} through "
+                f"{', '.join(parts[column])}; override those"
+            )
         if column not in types:
             raise MlopsError(f"monitoring.feature_type_override.{column}: the model has no such column")
         if kind not in (metrics.NUMERICAL, metrics.CATEGORICAL):

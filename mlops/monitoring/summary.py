@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
-__all__ = ["Alert", "MetricRow", "Noise", "Production", "Span", "Summary"]
+__all__ = ["Alert", "MetricRow", "Noise", "Production", "Span", "Summary", "View"]
 
 
 class Span(TypedDict):
@@ -68,11 +68,21 @@ class Noise(TypedDict):
     draws: int
 
 
+class View(TypedDict):
+    """How a raw column the monitor does not compare as itself is compared (``mlops.monitoring.views``):
+    its kind, what each of its monitored columns holds, and why, in one sentence."""
+
+    kind: str
+    columns: dict[str, str]
+    reason: str
+
+
 class Summary(TypedDict):
     """One monitor run: the model and version, the window, the production rows, the training
     baseline's counts, the metric rows and their breaches, notes for the reader, the MLflow run, and
     once alerting has decided, the alert (``noise`` when noise thresholds applied, ``backfill`` when
-    the run was one window of a backfill)."""
+    the run was one window of a backfill, ``views`` when a date-time or text column is compared
+    through its parts)."""
 
     model: str
     version: str | None
@@ -90,3 +100,4 @@ class Summary(TypedDict):
     alert: NotRequired[Alert]
     noise: NotRequired[Noise]
     backfill: NotRequired[str]
+    views: NotRequired[dict[str, View]]

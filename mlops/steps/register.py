@@ -205,7 +205,7 @@ def record_baseline(
     """Write the monitoring baseline (training profile, sample, predictions, feature importance, test
     metrics) into the model folder's ``monitoring/`` folder, so monitoring compares with what this
     version was trained on."""
-    from mlops.models.features import feature_columns
+    from mlops.models.features import column_kinds, feature_columns
     from mlops.monitoring import baseline
 
     rows = int(cfg.monitoring.baseline_rows)
@@ -218,6 +218,7 @@ def record_baseline(
         rows,
         cfg.split.seed,
         metrics,
+        kinds=column_kinds(cfg),
     )
     baseline.write(recorded, model_folder / baseline.ARTIFACT_PATH)
 
