@@ -62,11 +62,11 @@ def test_file_data_group_comes_from_the_framework():
         (["name=other"], "name is 'other' but the folder is 'taxi-fare'"),
         (["schema.categorical=[vendor,vendor]"], "schema.categorical lists 'vendor' more than once"),
         (
-            ["+schema.text=[vendor]"],
+            ["schema.text=[vendor]"],
             "schema lists 'vendor' under schema.categorical and schema.text; keep it under one kind",
         ),
-        (["+schema.datetime=when"], "schema.datetime must be a list of column names"),
-        (["+features=[1]"], "features must be a list of transformers, each with a _target_"),
+        (["schema.datetime=when"], "schema.datetime must be a list of column names"),
+        (["features=[1]"], "features must be a list of transformers, each with a _target_"),
     ],
 )
 def test_bad_config_names_the_key_and_the_file(overrides, expected):
