@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 PARTS = ("year", "month", "day", "weekday", "hour", "minute")  # what DatetimeParts takes by default
 ALLOWED_PARTS = ("year", "month", "day", "weekday", "dayofyear", "hour", "minute", "second")
+ZONE = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s?(?:Z|[+-]\d{2}(?::?\d{2})?)$"  # a time, then its offset from UTC
 BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
 
 
@@ -35,13 +36,19 @@ def as_frame(values: Any, names: Any) -> pd.DataFrame:
 
 def to_datetimes(values: pd.Series) -> pd.Series:
     """Return a column of dates as naive UTC datetimes: ISO 8601 text, datetimes and dates are read, a
-    time zone is converted to UTC and dropped, a missing or unreadable value is NaT."""
+    time zone is converted to UTC and dropped, a missing or unreadable value is NaT. Text with a zone
+    and text without one are read apart, so one never lends its offset to the other."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(values):
         return values
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    return parsed.dt.tz_localize(None)
+    zoned = values.astype("string").str.contains(ZONE, regex=True, na=False).to_numpy(dtype=bool)
+    found = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    for rows in (zoned, ~zoned):
+        if rows.any():  # a text without a zone is read as UTC
+            moments = pd.to_datetime(values[rows], errors="coerce", utc=True, format="ISO8601")
+            found[rows] = moments.dt.tz_localize(None)
+    return found
 
 
 def to_booleans(values: pd.Series) -> pd.Series:
