@@ -21,16 +21,15 @@ import time
 
 def fitted(trees: int, seed: int, rows: int):
     """Return a taxi-fare pipeline of ``trees`` trees (one core) fitted on generated trips, and test rows."""
-    from mlops.models import catalog
-    from mlops.models.features import build_pipeline, feature_columns
+    from mlops.models import catalog, features
 
-    cfg = catalog.load_config("taxi-fare", ["data=generated", "estimator.n_jobs=1"])
+    trees_and_seed = [f"estimator.n_estimators={trees}", f"estimator.random_state={seed}"]
+    cfg = catalog.load_config("taxi-fare", ["data=generated", "estimator.n_jobs=1", *trees_and_seed])
     from taxi_fare.data import load  # the model's code is importable once its config is composed
 
     frame = load(n_rows=rows, seed=0)
     train, test = frame.iloc[: rows * 4 // 5], frame.iloc[rows * 4 // 5 :]
-    pipeline = build_pipeline(cfg).set_params(estimator__n_estimators=trees, estimator__random_state=seed)
-    return pipeline.fit(train[feature_columns(cfg)], train[cfg.schema.target]), test[feature_columns(cfg)]
+    return features.fit(cfg, train), test[features.feature_columns(cfg)]
 
 
 def plain(candidate, champion, features, calls: int = 50, loops: int = 3) -> dict[str, float]:

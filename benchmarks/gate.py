@@ -21,22 +21,19 @@ TASKS = {"taxi-fare": "rmse", "credit-default": "roc_auc"}
 
 def fitted(name: str, rows: int):
     """Return (candidate, champion, test features, test target, training seconds) for ``name``."""
-    from sklearn.base import clone
-
     from mlops.models import catalog
-    from mlops.models.features import build_pipeline, feature_columns
+    from mlops.models.features import feature_columns, fit
 
-    cfg = catalog.load_config(name, ["data=generated", f"data.n_rows={rows * 5}", "estimator.n_jobs=-1"])
+    overrides = ["data=generated", f"data.n_rows={rows * 5}", "estimator.n_jobs=-1"]
+    cfg = catalog.load_config(name, [*overrides, "estimator.n_estimators=100"])
     module = __import__(f"{name.replace('-', '_')}.data", fromlist=["load"])
     frame = module.load(n_rows=rows * 5, seed=0)
     train, test = frame.iloc[: rows * 4], frame.iloc[rows * 4 :]
     features, target = feature_columns(cfg), cfg.schema.target
     started = time.perf_counter()
-    candidate = (
-        build_pipeline(cfg).set_params(estimator__n_estimators=100).fit(train[features], train[target])
-    )
+    candidate = fit(cfg, train)
     seconds = time.perf_counter() - started
-    champion = clone(candidate).set_params(estimator__n_estimators=30).fit(train[features], train[target])
+    champion = fit(catalog.load_config(name, [*overrides, "estimator.n_estimators=30"]), train)
     return cfg, candidate, champion, test[features], test[target].to_numpy(), seconds
 
 

@@ -358,6 +358,25 @@ def test_the_column_transformers_read_every_form_of_their_kind():
     assert vectorizer.transform(text).shape[0] == 4 and vectorizer.transform(text)[1].nnz == 0
 
 
+def test_a_metric_of_the_models_own_takes_its_other_keys_as_keyword_arguments():
+    import numpy as np
+    from sklearn.metrics import fbeta_score
+
+    from mlops.evaluation import metrics
+
+    own = (
+        "+evaluation.metrics.f2={_target_: sklearn.metrics.fbeta_score, greater_is_better: true, "
+        "beta: 2, average: macro}"
+    )
+    chosen = metrics.suite(catalog.load_config(NAME, [own]))
+    truth = np.array(["billing", "technical", "account", "billing"])
+    found = metrics.Outputs(np.array(["billing", "account", "account", "technical"]))
+    assert chosen.names()[-2:] == ["misrouting_cost", "f2"] and chosen.higher_is_better("f2")
+    expected = fbeta_score(truth, found.predicted, beta=2, average="macro")
+    assert metrics.measure(chosen, "f2", found, truth) == pytest.approx(expected)
+    assert metrics.measure(chosen, "misrouting_cost", found, truth) == pytest.approx((5 + 4) / 4)
+
+
 def test_the_contract_reads_datetime_and_boolean_columns():
     signature = [contract.Column("opened_at", "datetime"), contract.Column("premium", "boolean")]
     body = json.dumps({"input_data": [["2026-03-02T10:15:00Z", True], [None, None]]}).encode()

@@ -53,6 +53,11 @@ class Metric:
     higher_is_better: bool
     needs: str = "predictions"  # or "probabilities"
 
+    def on(self, found: Outputs, target: np.ndarray) -> Any:
+        """Return what the function says of ``found`` outputs against ``target``, as it returns it."""
+        given = found.probabilities if self.needs == "probabilities" else found.predicted
+        return self.function(target, given)
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -91,8 +96,9 @@ def suite(cfg: DictConfig) -> Suite:
     import functools
 
     from hydra.utils import get_method
+    from omegaconf import OmegaConf
 
-    from mlops.core.errors import MlopsError
+    from mlops.core.errors import MlopsError, whole_line
 
     extra = []
     for name, declared in (cfg.evaluation.get("metrics") or {}).items():
@@ -102,10 +108,12 @@ def suite(cfg: DictConfig) -> Suite:
         except Exception as error:  # any import error of the model's code, in one line
             raise MlopsError(
                 f"{cfg.name}: evaluation.metrics.{name}._target_ '{path}' does not import: "
-                f"{' '.join(str(error).split())[:300]}; name a function of the model's code/ package or "
+                f"{whole_line(error)}; name a function of the model's code/ package or "
                 "an installed library"
             ) from None
-        arguments = {key: value for key, value in declared.items() if key not in OWN_KEYS}
+        given = OmegaConf.to_container(declared, resolve=True) if OmegaConf.is_config(declared) else declared
+        assert isinstance(given, dict)  # a mapping, as catalog.check_config made sure
+        arguments = {str(key): value for key, value in given.items() if key not in OWN_KEYS}
         if arguments:
             function = functools.partial(function, **arguments)
         extra.append(
@@ -122,17 +130,16 @@ def suite(cfg: DictConfig) -> Suite:
 def checked(model: str, chosen: Suite, found: Outputs, target: np.ndarray) -> dict[str, float]:
     """Return every metric of ``chosen`` on every test row, after checking that each of the model's own
     returns a finite number there: raise one line naming the metric's key and what it did instead."""
-    from mlops.core.errors import MlopsError
+    from mlops.core.errors import MlopsError, whole_line
 
     for metric in chosen.extra:
         key = f"evaluation.metrics.{metric.name}"
-        given = found.probabilities if metric.needs == "probabilities" else found.predicted
         try:
-            value = metric.function(target, given)
+            value = metric.on(found, target)
         except Exception as error:  # the model's own code: whatever it raises, said in one line
-            text = " ".join(str(error).split())[:300]
             raise MlopsError(
-                f"{model}: {key} failed on the test rows: {type(error).__name__}: {text}; fix the function "
+                f"{model}: {key} failed on the test rows: {type(error).__name__}: {whole_line(error)}; fix "
+                "the function "
                 f"(it is called with the true values and the {metric.needs})"
             ) from None
         if finite(value) is None:
@@ -175,13 +182,6 @@ def outputs(task: Task, pipeline: Pipeline, features: pd.DataFrame) -> Outputs:
     return Outputs(pipeline.predict(features), pipeline.predict_proba(features), list(pipeline.classes_))
 
 
-def compute(task: Task, pipeline: Pipeline, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
-    """Score a fitted pipeline on held-out rows; return every metric of the task."""
-    import numpy as np
-
-    return every(task, outputs(task, pipeline, features), np.asarray(target))
-
-
 def every(task: Task, found: Outputs, target: np.ndarray) -> dict[str, float]:
     """Return every metric of the task for ``found`` outputs against ``target``."""
     return {name: measure(task, name, found, target) for name in names(task)}
@@ -197,9 +197,8 @@ def measure(task: Task, name: str, found: Outputs, target: np.ndarray) -> float:
     chosen = suite_of(task)
     own = chosen.own.get(name)
     if own is not None:
-        given = found.probabilities if own.needs == "probabilities" else found.predicted
         try:
-            value = finite(own.function(target, given))
+            value = finite(own.on(found, target))
         except Exception:  # a resample the function cannot measure; ``checked`` reports it on all rows
             return math.nan
         return math.nan if value is None else value

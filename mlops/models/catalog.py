@@ -85,7 +85,10 @@ def trusted(cfg: DictConfig) -> list[str]:
 
     targets = [cfg.estimator.get("_target_"), *(step.get("_target_") for step in cfg.get("features") or [])]
     for option in sorted((model_dir(cfg.name) / "config" / "estimator").glob("*.yaml")):
-        loaded = yaml.safe_load(option.read_text(encoding="utf-8"))
+        try:
+            loaded = yaml.safe_load(option.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:  # an option the run does not use, broken all the same
+            raise MlopsError(f"{cfg.name}: {yaml_problem(error)}; fix the file") from None
         targets.append(loaded.get("_target_") if isinstance(loaded, dict) else None)
     packages = {str(target).split(".")[0] for target in targets if isinstance(target, str) and "." in target}
     return [*cfg.serialization.trusted_types, *(f"{package}." for package in sorted(packages))]

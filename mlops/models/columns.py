@@ -60,6 +60,11 @@ def to_booleans(values: pd.Series) -> pd.Series:
     return words.map(BOOLEAN_WORDS).astype("boolean")
 
 
+# how the framework reads each signature type that JSON and CSV carry as text: every path (training
+# data, requests, batch files, the monitor) reads them alike
+READERS = {"datetime": to_datetimes, "boolean": to_booleans}
+
+
 class Fitted(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types
     """What the kind transformers share: the input columns' names, kept at fit."""
 
@@ -109,23 +114,22 @@ class DatetimeParts(Fitted):
         )
 
 
-class Epoch(Fitted):
-    """Turn each date-time column into one number: seconds since 1970-01-01 UTC (NaN when missing)."""
+class PerColumn(Fitted):
+    """A transformer that turns each input column into one number column of the same name (``read``)."""
 
-    def fit(self, values: Any, y: Any = None) -> Epoch:
+    def fit(self, values: Any, y: Any = None) -> PerColumn:
         """Remember the columns."""
         self.remember(as_frame(values, None))
         return self
 
     def transform(self, values: Any) -> np.ndarray:
-        """Return each column's seconds since the epoch, as floats."""
+        """Return each column read as floats, side by side."""
         frame = self.frame(values)
-        columns = []
-        for column in frame.columns:
-            when = to_datetimes(frame[column])
-            seconds = (when - pd.Timestamp("1970-01-01")).dt.total_seconds()
-            columns.append(np.asarray(seconds, dtype="float64"))
-        return np.column_stack(columns)
+        return np.column_stack([np.asarray(self.read(frame[column]), dtype="float64") for column in frame])
+
+    def read(self, values: pd.Series) -> pd.Series:
+        """Return one column as numbers (NaN where missing)."""
+        raise NotImplementedError
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Return the input columns' names."""
@@ -133,27 +137,21 @@ class Epoch(Fitted):
         return np.asarray(self.feature_names_in_, dtype=object)
 
 
-class Boolean(Fitted):
+class Epoch(PerColumn):
+    """Turn each date-time column into one number: seconds since 1970-01-01 UTC (NaN when missing)."""
+
+    def read(self, values: pd.Series) -> pd.Series:
+        """Return a column's seconds since the epoch."""
+        return (to_datetimes(values) - pd.Timestamp("1970-01-01")).dt.total_seconds()
+
+
+class Boolean(PerColumn):
     """Turn each boolean column into 1.0 (true) and 0.0 (false); a missing value is NaN. True and false
     may come as booleans, 1 and 0, or the words true and false in any case."""
 
-    def fit(self, values: Any, y: Any = None) -> Boolean:
-        """Remember the columns."""
-        self.remember(as_frame(values, None))
-        return self
-
-    def transform(self, values: Any) -> np.ndarray:
-        """Return each column as 1.0, 0.0 or NaN."""
-        frame = self.frame(values)
-        columns = []
-        for column in frame.columns:
-            columns.append(np.asarray(to_booleans(frame[column]).astype("float64"), dtype="float64"))
-        return np.column_stack(columns)
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Return the input columns' names."""
-        check_is_fitted(self)
-        return np.asarray(self.feature_names_in_, dtype=object)
+    def read(self, values: pd.Series) -> pd.Series:
+        """Return a column as 1.0, 0.0 or NaN."""
+        return to_booleans(values).astype("float64")
 
 
 class Text(Fitted):

@@ -7,8 +7,17 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops.core.errors import MlopsError
+from mlops.core.errors import MlopsError, whole_line
 from mlops.models import KINDS
+
+# the column kind (schema.<kind>) of each kind of values a column holds (``dtype_kind``)
+DTYPE_KINDS = {
+    "boolean": "boolean",
+    "integer": "numeric",
+    "float": "numeric",
+    "datetime": "datetime",
+    "string": "categorical",
+}
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,15 +49,14 @@ def normalize(cfg: DictConfig, frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with its declared columns as every scoring path gives them to the model: a
     date-time column as naive UTC datetimes, a boolean column as nullable booleans (each only when
     every value reads as one: validation reports the rest), text and categories with NaN for missing."""
-    from mlops.models.columns import to_booleans, to_datetimes
+    from mlops.models.columns import READERS
 
     kinds = column_kinds(cfg)
-    readers = {"datetime": to_datetimes, "boolean": to_booleans}
     converted = {}
     for column, kind in kinds.items():
-        if kind in readers and column in frame:
+        if kind in READERS and column in frame:
             values = frame[column]
-            parsed = readers[kind](values)
+            parsed = READERS[kind](values)
             if not (parsed.isna() & values.notna()).any():
                 converted[column] = parsed
     frame = frame.assign(**converted) if converted else frame
@@ -130,18 +138,25 @@ def parts(cfg: DictConfig) -> Parts:
     return Parts(features, preprocessing, estimator)
 
 
-def kind_of(values: pd.Series) -> str:
-    """Return the column kind a derived column's dtype stands for: booleans, numbers, date-times,
-    else categorical."""
+def dtype_kind(series: pd.Series) -> str:
+    """Return the kind of values a column holds: float, integer, boolean, datetime or string."""
     import pandas as pd
 
-    if pd.api.types.is_bool_dtype(values):
+    if pd.api.types.is_bool_dtype(series):
         return "boolean"
-    if pd.api.types.is_numeric_dtype(values):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(values):
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_float_dtype(series):
+        return "float"
+    if pd.api.types.is_datetime64_any_dtype(series):
         return "datetime"
-    return "categorical"
+    return "string"
+
+
+def kind_of(values: pd.Series) -> str:
+    """Return the column kind a derived column's dtype stands for: booleans, numbers, date-times, else
+    categorical."""
+    return DTYPE_KINDS[dtype_kind(values)]
 
 
 def derived_kinds(cfg: DictConfig, raw: pd.DataFrame, derived: pd.DataFrame) -> dict[str, list[str]]:
@@ -208,8 +223,7 @@ def fitted(cfg: DictConfig, where: str, work: Any) -> Any:
     except MlopsError:
         raise
     except Exception as error:  # the model's own code and any library's: whatever it raises, said in one line
-        text = " ".join(str(error).split()) or type(error).__name__
         raise MlopsError(
-            f"{cfg.name}: {where} failed to fit: {type(error).__name__}: {text[:400]}; fix the step's "
+            f"{cfg.name}: {where} failed to fit: {type(error).__name__}: {whole_line(error)}; fix the step's "
             "code or its parameters in the config"
         ) from None

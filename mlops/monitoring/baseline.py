@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.core.errors import MlopsError
+from mlops.models.features import dtype_kind
 from mlops.monitoring import metrics, views
 
 if TYPE_CHECKING:
@@ -69,21 +70,6 @@ class Baseline:
             for column in self.columns
             if source.get(column, column) in raw
         }
-
-
-def dtype_kind(series: pd.Series) -> str:
-    """Return the kind of values a column holds: float, integer, boolean, datetime or string."""
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(series):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(series):
-        return "integer"
-    if pd.api.types.is_float_dtype(series):
-        return "float"
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return "datetime"
-    return "string"
 
 
 def labels(series: pd.Series, kind: str) -> pd.Series:

@@ -49,18 +49,17 @@ class Model:
         import numpy as np
         import pandas as pd
 
-        from mlops.models.columns import to_booleans, to_datetimes
+        from mlops.models.columns import READERS
 
-        readers = {"datetime": to_datetimes, "boolean": to_booleans}
         columns: dict[str, Any] = {}
         for column, column_values in zip(self.columns, values, strict=True):
             if column.type in NUMERIC:
                 columns[column.name] = np.array(column_values, dtype="float64")
-            elif column.type in readers:
-                columns[column.name] = readers[column.type](pd.Series(column_values, dtype=object))
+            elif column.type in READERS:
+                columns[column.name] = READERS[column.type](pd.Series(column_values, dtype=object))
             else:
                 columns[column.name] = column_values
-        others = [column.name for column in self.columns if column.type not in (*NUMERIC, *readers)]
+        others = [column.name for column in self.columns if column.type not in (*NUMERIC, *READERS)]
         return missing_as_nan(pd.DataFrame(columns, copy=False), others)
 
     def predict(self, values: list[list[Any]], probabilities: bool) -> Scores:

@@ -138,21 +138,20 @@ def clean(
     import numpy as np
     import pandas as pd
 
-    from mlops.models.columns import to_booleans, to_datetimes
+    from mlops.models.columns import READERS
 
     reasons: dict[int, str] = {}
     converted = {}
-    readers = {"datetime": (to_datetimes, "an ISO 8601 date-time"), "boolean": (to_booleans, "true or false")}
+    wanted = {"datetime": "an ISO 8601 date-time", "boolean": "true or false"}
     for column, kind in types.items():
         values = frame[column]
         if kind == "string":  # text, a missing value as NaN whatever pandas read (see missing_as_nan)
             text = values if pd.api.types.is_string_dtype(values) else values.astype("str")
             converted[column] = text.where(values.notna())
-        if kind in readers:  # Parquet's own datetime and boolean types, or text from CSV
-            read, wanted = readers[kind]
-            converted[column] = parsed = read(values)
+        if kind in READERS:  # Parquet's own datetime and boolean types, or text from CSV
+            converted[column] = parsed = READERS[kind](values)
             for row, value in values[(parsed.isna() & values.notna()).to_numpy()].items():
-                reasons.setdefault(int(row), f"column '{column}' holds {value!r}, not {wanted}")
+                reasons.setdefault(int(row), f"column '{column}' holds {value!r}, not {wanted[kind]}")
         if kind not in NUMBER_TYPES or values.dtype.kind in "iub":
             continue
         if values.dtype.kind == "f":
