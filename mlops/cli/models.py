@@ -10,21 +10,28 @@ import click
 
 from mlops.core.console import echo_table
 from mlops.core.errors import MlopsError
-from mlops.models import TASKS
+from mlops.models import ESTIMATORS, TASKS
 
 
 @click.command()
 @click.argument("name")
 @click.option("--task", type=click.Choice(TASKS), default="regression", show_default=True)
+@click.option(
+    "--estimator",
+    type=click.Choice(ESTIMATORS),
+    default="random_forest",
+    show_default=True,
+    help="A scikit-learn forest in the framework's pipeline, or LightGBM or XGBoost on its own API.",
+)
 @click.option("--description", default="A model trained and served by the mlops framework.")
 @click.option("--owner", default="data-science", show_default=True, help="Team that owns the model.")
-def new(name: str, task: str, description: str, owner: str) -> None:
+def new(name: str, task: str, estimator: str, description: str, owner: str) -> None:
     """Create data-science/models/NAME from the model template."""
     from mlops.core import project
     from mlops.templating import scaffold
     from mlops.templating.upgrade import RECORD
 
-    folder = scaffold.create(name, task, description, owner)
+    folder = scaffold.create(name, task, description, owner, estimator)
     click.echo(f"created {folder.relative_to(project.root())}; train it with: mlops train {name}")
     if not (folder / RECORD).is_file():
         click.echo(

@@ -90,7 +90,7 @@ def loaded(folder: Path, trusted_extra: Iterable[str], model: str) -> tuple[Pipe
 
     from mlops.registry import modelio
 
-    imported(folder)  # the peak counts the model's data, not the code its first load imports
+    imported(folder, trusted_extra, model)  # the peak counts the model's data, not the code its load imports
     tracing = tracemalloc.is_tracing()
     if not tracing:
         tracemalloc.start()
@@ -102,19 +102,26 @@ def loaded(folder: Path, trusted_extra: Iterable[str], model: str) -> tuple[Pipe
     finally:
         if not tracing:
             tracemalloc.stop()
-    size = modelio.model_file(folder).stat().st_size
+    size = modelio.model_size(folder)
     return pipeline, {"size_bytes": float(size), "load_memory_bytes": float(peak)}
 
 
-def imported(folder: Path) -> None:
+def imported(folder: Path, trusted_extra: Iterable[str], model: str) -> None:
     """Import what loading the MLflow model folder runs: the loader's modules and the module of each
-    type its pickled pipeline holds."""
+    type its pickled pipeline holds; a model of the trainer route, whose own load imports its library,
+    is loaded once."""
     import importlib
 
     import skops.io  # noqa: F401 - the loader's own import
     from mlflow.models import Model
 
-    flavor = Model.load(str(Path(folder) / "MLmodel")).flavors.get("sklearn", {})
+    from mlops.registry import modelio
+
+    flavors = Model.load(str(Path(folder) / "MLmodel")).flavors
+    if "sklearn" not in flavors:
+        modelio.load(folder, trusted_extra, model)
+        return
+    flavor = flavors["sklearn"]
     for name in flavor.get("skops_trusted_types") or []:
         try:
             importlib.import_module(name.rpartition(".")[0])

@@ -78,12 +78,13 @@ def load_config(name: str, overrides: Sequence[str] = ()) -> DictConfig:
 def trusted(cfg: DictConfig) -> list[str]:
     """Return what model ``cfg``'s saved versions may hold beyond the always-safe types (see
     ``mlops.registry.trust``): its ``serialization.trusted_types``, and as ``package.`` prefixes the
-    libraries its estimators and feature transformers come from: the composed config's, and every
-    option of its ``config/estimator`` group, so a version trained with ``estimator=lightgbm`` loads
+    libraries its estimator (or trainer) and feature transformers come from: the composed config's, and
+    every option of its ``config/estimator`` group, so a version trained with ``estimator=lightgbm`` loads
     wherever the model's config is read (the model declares the libraries it is built from)."""
     import yaml
 
-    targets = [cfg.estimator.get("_target_"), *(step.get("_target_") for step in cfg.get("features") or [])]
+    route = cfg.get("trainer") or cfg.get("estimator") or {}
+    targets = [route.get("_target_"), *(step.get("_target_") for step in cfg.get("features") or [])]
     for option in sorted((model_dir(cfg.name) / "config" / "estimator").glob("*.yaml")):
         try:
             loaded = yaml.safe_load(option.read_text(encoding="utf-8"))
@@ -140,16 +141,27 @@ def check_config(name: str, cfg: DictConfig) -> None:
     def fail(key: str, problem: str) -> None:
         raise MlopsError(f"{where}: {key} {problem}")
 
-    for key in ("name", "task", "data", "schema", "split", "estimator", "evaluation"):
+    for key in ("name", "task", "data", "schema", "split", "evaluation"):
         if OmegaConf.select(cfg, key) is None:
             fail(key, "is missing")
     if cfg.name != name:
         fail("name", f"is '{cfg.name}' but the folder is '{name}'; make them equal")
     if cfg.task not in TASKS:
         fail("task", f"is '{cfg.task}'; allowed: {', '.join(TASKS)}")
-    for key in ("data", "estimator"):
-        if "_target_" not in cfg[key]:
+    routes = [key for key in ("estimator", "trainer") if cfg.get(key) is not None]
+    if len(routes) != 1:
+        fail(
+            "estimator" if not routes else "trainer",
+            "or trainer must be set, not both: an estimator (a scikit-learn compatible class the framework "
+            "fits in its pipeline) or a trainer (a training function of your own, docs/models.md)",
+        )
+    for key in ("data", *routes):
+        if not OmegaConf.is_dict(cfg[key]) or "_target_" not in cfg[key]:
             fail(key, "needs a _target_ naming what builds it")
+    if routes == ["trainer"] and cfg.get("features"):
+        fail(
+            "features", "apply to an estimator's pipeline; a trainer gets the raw columns: do that work in it"
+        )
     if not isinstance(cfg.schema.get("target"), str):
         fail("schema.target", "must name the target column")
     for kind in KINDS:

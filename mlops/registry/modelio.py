@@ -9,18 +9,24 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlops.core.errors import MlopsError
 from mlops.registry import trust
 
-if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
-
 CODE = "code"  # the MLflow model folder's copy of the model's code (MLflow's code_paths)
 FRAMEWORK = "mlops"  # the framework's own package, of which a model carries the column transformers only
-# what of the framework a model using its column transformers carries: plain NumPy, pandas, scikit-learn
-CARRIED = ("__init__.py", "models/__init__.py", "models/columns.py")
+# what of the framework a model using its column transformers or the trainer route carries: modules that
+# import NumPy, pandas, scikit-learn and, lazily, the booster libraries only
+CARRIED = (
+    "__init__.py",
+    "models/__init__.py",
+    "models/columns.py",
+    "models/trained.py",
+    "models/boosters.py",
+)
+LOADER = "mlops.models.trained"  # MLflow's loader_module of a trainer-route version
+DATA = "model"  # the data folder of a trainer-route version
 
 
 def packages(code: Path | None) -> list[str]:
@@ -37,8 +43,8 @@ def packages(code: Path | None) -> list[str]:
 
 def stage(code: Path | None, types: list[str], into: Path) -> list[str]:
     """Copy into ``into`` what the saved model needs beside it: every package of the model's ``code``
-    folder and, when the model holds (``types``) the framework's column transformers, the three files
-    they import; return the paths for MLflow's ``code_paths``."""
+    folder and, when the model holds (``types``) a class of the framework, the framework's few files a
+    model imports (``CARRIED``); return the paths for MLflow's ``code_paths``."""
     staged = []
     for name in packages(code):
         assert code is not None  # packages() found some
@@ -67,18 +73,24 @@ def copy(source: Path, target: Path) -> None:
 
 
 def save(
-    pipeline: Pipeline,
+    pipeline: Any,
     folder: Path,
     trusted_extra: Iterable[str],
     model: str,
     code: Path | None = None,
     **options: Any,
 ) -> None:
-    """Write ``pipeline`` as an MLflow model folder in the skops format, trusting exactly the types it
-    holds, with the model's ``code`` folder's packages in the folder's ``code/``; ``options`` go to
-    ``mlflow.sklearn.save_model`` (signature, input example, requirements)."""
+    """Write ``pipeline`` as an MLflow model folder with the model's ``code`` folder's packages in the
+    folder's ``code/``: a scikit-learn pipeline in the skops format, trusting exactly the types it holds,
+    a model of the trainer route (``mlops.models.trained``) in its own format (``save_trained``);
+    ``options`` go to MLflow's ``save_model`` (signature, input example, requirements)."""
     import mlflow.sklearn
 
+    from mlops.models import trained
+
+    if isinstance(pipeline, trained.Trained):
+        save_trained(pipeline, folder, trusted_extra, model, code, **options)
+        return
     types = trust.needed_types(pipeline, trusted_extra, model, packages(code))
     with tempfile.TemporaryDirectory() as temporary:
         mlflow.sklearn.save_model(
@@ -91,34 +103,78 @@ def save(
         )
 
 
-def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Pipeline:
-    """Load the pipeline of an MLflow sklearn model folder after checking the types its MLmodel
-    file asks to trust against the same allow-list used when saving; the folder's ``code/`` goes on
-    ``sys.path`` first, as MLflow's own loader does, so the model's classes import from the version."""
+def save_trained(
+    model: Any, folder: Path, trusted_extra: Iterable[str], name: str, code: Path | None, **options: Any
+) -> None:
+    """Write a model of the trainer route as an MLflow pyfunc model folder: its own files and manifest
+    in the data folder (``mlops.models.trained.write``), loaded by ``mlops.models.trained`` (carried in
+    ``code/`` with the model's packages); the class it is loaded by must be one ``load`` trusts."""
+    import mlflow.pyfunc
+
+    from mlops.models import trained
+
+    kind = trained.class_path(model.model)
+    trust.check([kind], trusted_extra, name, packages(code))
+    with tempfile.TemporaryDirectory() as temporary:
+        data = Path(temporary) / DATA
+        trained.write(model, data)
+        staged = Path(temporary) / CODE
+        staged.mkdir()
+        mlflow.pyfunc.save_model(
+            str(folder),
+            loader_module=LOADER,
+            data_path=str(data),
+            code_paths=stage(code, [LOADER], staged),
+            **options,
+        )
+
+
+def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Any:
+    """Load the model of an MLflow model folder: a pipeline saved in the skops format after checking the
+    types its MLmodel file asks to trust against the same allow-list used when saving, or a model of the
+    trainer route after checking its class the same way. The folder's ``code/`` goes on ``sys.path``
+    first, as MLflow's own loader does, so the model's classes import from the version."""
     import skops.io
     from mlflow.models import Model
+
+    from mlops.models import trained
 
     folder = Path(folder)
     if not (folder / "MLmodel").is_file():
         raise MlopsError(f"{folder} is not an MLflow model folder (no MLmodel file)")
-    flavor = Model.load(str(folder / "MLmodel")).flavors.get("sklearn", {})
+    flavors = Model.load(str(folder / "MLmodel")).flavors
+    code = folder / CODE
+    if flavors.get("python_function", {}).get("loader_module") == LOADER and "sklearn" not in flavors:
+        data = folder / flavors["python_function"]["data"]
+        trust.check([trained.manifest(data)["class"]], trusted_extra, model, packages(code))
+        on_path(code)
+        return trained.read(data)
+    flavor = flavors.get("sklearn", {})
     if flavor.get("serialization_format") != "skops":
         raise MlopsError(
             f"{folder} was not saved in the skops format; only skops models are loaded (no pickle)"
         )
-    code = folder / CODE
     trusted = trust.check(flavor.get("skops_trusted_types") or [], trusted_extra, model, packages(code))
-    if code.is_dir() and str(code) not in sys.path:
-        sys.path.insert(0, str(code))
+    on_path(code)
     return skops.io.load(folder / flavor["pickled_model"], trusted=trusted)
 
 
-def model_file(folder: Path) -> Path:
-    """Return the file of an MLflow sklearn model folder that holds the fitted pipeline."""
+def on_path(code: Path) -> None:
+    """Put a version's ``code/`` folder first on ``sys.path`` (once)."""
+    if code.is_dir() and str(code) not in sys.path:
+        sys.path.insert(0, str(code))
+
+
+def model_size(folder: Path) -> int:
+    """Return the bytes of an MLflow model folder's fitted model: the skops file of a pipeline, the data
+    folder of a model of the trainer route."""
     from mlflow.models import Model
 
-    pickled: str = Model.load(str(Path(folder) / "MLmodel")).flavors["sklearn"]["pickled_model"]
-    return Path(folder) / pickled
+    flavors = Model.load(str(Path(folder) / "MLmodel")).flavors
+    if "sklearn" in flavors:
+        return (Path(folder) / flavors["sklearn"]["pickled_model"]).stat().st_size
+    data = Path(folder) / flavors["python_function"]["data"]
+    return sum(path.stat().st_size for path in data.rglob("*") if path.is_file())
 
 
 def find(path: Path) -> Path:

@@ -7,8 +7,9 @@ from typing import Any
 
 from mlops.core.errors import MlopsError
 
-# scikit-learn, NumPy, SciPy, and the framework's own column-kind transformers (mlops.models.columns)
-SAFE_PACKAGES = ("sklearn.", "numpy.", "scipy.", "mlops.models.columns.")
+# scikit-learn, NumPy, SciPy, the framework's own column-kind transformers (mlops.models.columns) and
+# native boosters (mlops.models.boosters, which save in their library's own format)
+SAFE_PACKAGES = ("sklearn.", "numpy.", "scipy.", "mlops.models.columns.", "mlops.models.boosters.")
 SAFE_TYPES = ("collections.OrderedDict",)  # a plain container (LightGBM's models hold one)
 
 

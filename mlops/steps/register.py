@@ -178,13 +178,15 @@ def signature(cfg: DictConfig, features: pd.DataFrame, predictions: Any) -> Mode
 
 
 def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder: Path) -> None:
-    """Write ``pipeline`` as an MLflow model folder in the skops format, with the model's own code
+    """Write ``pipeline`` as an MLflow model folder (``modelio.save``), with the model's own code
     (``code/``), the signature of its raw feature columns, their first five training rows as input
-    example and the model's ``environment/requirements.txt`` as pip requirements."""
-    from mlops.models.features import feature_columns
+    example (numbers as doubles, as the signature has them) and the model's
+    ``environment/requirements.txt`` as pip requirements."""
+    from mlops.models.features import column_kinds, feature_columns
     from mlops.registry import modelio
 
     features = train[feature_columns(cfg)]
+    numeric = [column for column, kind in column_kinds(cfg).items() if kind == "numeric"]
     home = catalog.model_dir(cfg.name)
     requirements = home / "environment" / "requirements.txt"
     modelio.save(
@@ -194,7 +196,7 @@ def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder:
         cfg.name,
         code=home / "code",
         signature=signature(cfg, features, pipeline.predict(features.head(100))),
-        input_example=features.head(5),
+        input_example=features.head(5).astype(dict.fromkeys(numeric, "float64")),  # as the signature says
         pip_requirements=str(requirements) if requirements.is_file() else None,
     )
 

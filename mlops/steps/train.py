@@ -1,5 +1,5 @@
-"""train: fit the model's Pipeline (its feature transformers, the declared preprocessing, the estimator) on
-the training rows."""
+"""train: fit the model on the training rows: its Pipeline (its feature transformers, the declared
+preprocessing, the estimator) or its own trainer's model."""
 
 from __future__ import annotations
 
@@ -12,12 +12,20 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
     from sklearn.pipeline import Pipeline
 
+    from mlops.models.trained import Trained
 
-def run(cfg: DictConfig, train: pd.DataFrame) -> Pipeline:
-    """Return the model's pipeline fitted on ``train``."""
-    from mlops.models import features
 
-    return features.fit(cfg, train)
+def run(cfg: DictConfig, train: pd.DataFrame) -> Pipeline | Trained:
+    """Return the model fitted on ``train``: its own trainer's model, checked (``trainer:``), else its
+    pipeline (``estimator:``)."""
+    from mlops.models import features, trainer
+
+    return trainer.fit(cfg, train) if "trainer" in cfg else features.fit(cfg, train)
+
+
+def target(cfg: DictConfig) -> str:
+    """Return what fits the model: its trainer's or its estimator's ``_target_``."""
+    return str((cfg.get("trainer") or cfg.estimator)._target_)
 
 
 def _main(cfg: DictConfig, args: argparse.Namespace) -> None:

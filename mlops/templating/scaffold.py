@@ -28,18 +28,20 @@ def answer_rules() -> ModuleType:
     return module
 
 
-def create(name: str, task: str, description: str, owner: str) -> Path:
+def create(name: str, task: str, description: str, owner: str, estimator: str = "random_forest") -> Path:
     """Create ``data-science/models/<name>`` from the template with its record of the template version
     and answers (``mlops upgrade``; none outside a git repository); never overwrite a folder."""
     from cookiecutter.main import cookiecutter
 
-    found = answer_rules().problems(name, task, description, owner)
+    found = answer_rules().problems(name, task, description, owner, estimator)
     if found:
         raise MlopsError("; ".join(found))
     target = project.models_dir() / name
     if target.exists():
         raise MlopsError(f"{target.relative_to(project.root())} already exists; pick another name")
     answers = {"model_name": name, "task": task, "description": description, "owner": owner}
+    if estimator != "random_forest":  # the default is not recorded, so older records read the same
+        answers["estimator"] = estimator
     try:
         version = upgrade.current_version()
     except MlopsError:  # no git here: the folder is made without a record (mlops upgrade --adopt later)

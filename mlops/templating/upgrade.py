@@ -171,7 +171,11 @@ def refused(template: Path, answers: dict[str, str]) -> list[str]:
     if not hasattr(module, "problems"):
         return []
     names = inspect.signature(module.problems).parameters
-    found: list[str] = module.problems(**{name: answers.get(name, "") for name in names})
+    empty = inspect.Parameter.empty
+    given = {name: answers.get(name, parameter.default) for name, parameter in names.items()}
+    found: list[str] = module.problems(
+        **{name: "" if value is empty else value for name, value in given.items()}
+    )
     return found
 
 

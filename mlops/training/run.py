@@ -105,12 +105,17 @@ def prepare(
     from omegaconf import OmegaConf
 
     from mlops.evaluation import metrics
-    from mlops.models import catalog, features
+    from mlops.models import catalog, features, trainer
     from mlops.steps import prep, validate
 
     configs = [catalog.load_config(name, overrides) for overrides in sets]
     for cfg in configs:
-        features.parts(cfg)  # a bad estimator, transformer or preprocessing value stops the run first
+        if (
+            "trainer" in cfg
+        ):  # a bad trainer, estimator, transformer or preprocessing value stops the run first
+            trainer.build(cfg)
+        else:
+            features.parts(cfg)
         metrics.suite(cfg)  # as does a metric of the model's own that does not import
     splits: dict[str, Split] = {}
     prepared = {}
@@ -210,7 +215,7 @@ def train_model(
         mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), artifacts.CONFIG_FILE)
         started = time.perf_counter()
         pipeline = train.run(cfg, split.train)
-        echo(f"{name}: train     {cfg.estimator._target_} in {time.perf_counter() - started:.1f}s")
+        echo(f"{name}: train     {train.target(cfg)} in {time.perf_counter() - started:.1f}s")
         evaluation = evaluate.run(cfg, pipeline, split.test)
         mlflow.log_metrics({f"test_{key}": value for key, value in evaluation.metrics.items()})
         if evaluation.champion_metrics:

@@ -13,9 +13,12 @@ NAME_PATTERN = re.compile(r"[a-z](?:[a-z0-9-]*[a-z0-9])?")
 OWNER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 MAX_DESCRIPTION_LENGTH = 200
 TASKS = ("regression", "classification")
+ESTIMATORS = ("random_forest", "lightgbm", "xgboost")  # a scikit-learn forest, or a booster's own training
 
 
-def problems(model_name: str, task: str, description: str, owner: str) -> list[str]:
+def problems(
+    model_name: str, task: str, description: str, owner: str, estimator: str = "random_forest"
+) -> list[str]:
     """Return what is wrong with the answers, each message echoing the value and what is allowed."""
     found = []
     if not NAME_PATTERN.fullmatch(model_name) or "--" in model_name:
@@ -30,6 +33,8 @@ def problems(model_name: str, task: str, description: str, owner: str) -> list[s
         )
     if task not in TASKS:
         found.append(f"task '{task}' is not one of: {', '.join(TASKS)}")
+    if estimator not in ESTIMATORS:
+        found.append(f"estimator '{estimator}' is not one of: {', '.join(ESTIMATORS)}")
     if not OWNER_PATTERN.fullmatch(owner):
         found.append(
             f"owner '{owner}' is not a team or user id: use letters, digits, '.', '_', '@' and '-' "
@@ -44,7 +49,9 @@ def problems(model_name: str, task: str, description: str, owner: str) -> list[s
 
 if __name__ == "__main__":
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
-    messages = problems(answers["model_name"], answers["task"], answers["description"], answers["owner"])
+    messages = problems(
+        answers["model_name"], answers["task"], answers["description"], answers["owner"], answers["estimator"]
+    )
     for message in messages:
         print(f"error: {message}", file=sys.stderr)
     sys.exit(1 if messages else 0)

@@ -1,0 +1,294 @@
+"""LightGBM and XGBoost trained on their own APIs, as trainers of the model protocol
+(``mlops.models.protocol``): ``trainer: {_target_: mlops.models.boosters.lightgbm}`` (or ``xgboost``).
+
+Each trains with early stopping on the validation share, takes the raw columns itself (numbers as they
+are, booleans as 1/0, date-times as seconds since 1970, categories as the library's own categorical
+features with their training levels; an unseen category counts as missing) and saves in the library's
+own file format (LightGBM's text model, XGBoost's JSON model) beside ``columns.json``, the levels and
+classes: no pickle, nothing to trust by name. Copied into every version's ``code/``; imports its library
+only when it trains or loads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = "columns.json"  # each raw column's kind and a category's levels, the classes
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+def label(value: Any) -> str:
+    """Return a category value as the text its level is kept under (a whole float as its integer)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class Encoding:
+    """How raw feature columns become a booster's input: each column's kind and each categorical
+    column's training levels."""
+
+    def __init__(self, kinds: dict[str, str], levels: dict[str, list[str]]) -> None:
+        self.kinds = kinds
+        self.levels = levels
+
+    @classmethod
+    def learn(cls, config: Any, train: pd.DataFrame) -> Encoding:
+        """Return the encoding of the model's declared columns, levels from the ``train`` rows; raise
+        ValueError for a text column, which a booster cannot take raw."""
+        kinds = {
+            column: kind
+            for kind in ("numeric", "categorical", "boolean", "datetime", "text")
+            for column in config.schema.get(kind) or []
+        }
+        text = [column for column, kind in kinds.items() if kind == "text"]
+        if text:
+            raise ValueError(
+                f"text column {text[0]} cannot go to a booster raw; turn it into numbers in a trainer of "
+                "your own, or use the estimator route with its TF-IDF preprocessing"
+            )
+        levels = {
+            column: sorted({label(value) for value in train[column].dropna()})
+            for column, kind in kinds.items()
+            if kind == "categorical"
+        }
+        return cls(kinds, levels)
+
+    def frame(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """Return ``raw``'s columns as the booster takes them."""
+        columns: dict[str, Any] = {}
+        for column, kind in self.kinds.items():
+            values = raw[column]
+            if kind == "categorical":
+                text = [None if pd.isna(value) else label(value) for value in values]
+                columns[column] = pd.Categorical(text, categories=self.levels[column])
+            elif kind == "datetime":
+                columns[column] = ((pd.to_datetime(values) - EPOCH).dt.total_seconds()).to_numpy("float64")
+            else:  # numbers, and booleans as 1/0 with NaN for missing
+                columns[column] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+                    "float64"
+                )
+        return pd.DataFrame(columns, index=raw.index)
+
+    def categorical(self) -> list[str]:
+        """Return the categorical columns."""
+        return list(self.levels)
+
+
+class Booster:
+    """A trained booster: the library's model, the columns' encoding and, for a classifier, its classes;
+    subclasses give the library's raw prediction and file format."""
+
+    FILE = ""  # the library's model file
+
+    def __init__(self, model: Any, encoding: Encoding, classes: list[Any] | None) -> None:
+        self.model = model
+        self.encoding = encoding
+        if classes is not None:
+            self.classes_ = np.asarray(classes)
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return the library's prediction: values, a binary classifier's positive probability, or a
+        multiclass classifier's probabilities."""
+        raise NotImplementedError
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return each row's value, or a classifier's most probable class."""
+        if not hasattr(self, "classes_"):
+            return np.asarray(self.raw(frame), dtype="float64")
+        return self.classes_[self.predict_proba(frame).argmax(axis=1)]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return each row's probability of each class of ``classes_``."""
+        found = np.asarray(self.raw(frame), dtype="float64")
+        return np.column_stack([1 - found, found]) if found.ndim == 1 else found
+
+    def save(self, folder: Path) -> None:
+        """Write the library's model file and ``columns.json`` into ``folder``."""
+        self.write(Path(folder) / self.FILE)
+        classes = self.classes_.tolist() if hasattr(self, "classes_") else None
+        record = {"kinds": self.encoding.kinds, "levels": self.encoding.levels, "classes": classes}
+        (Path(folder) / COLUMNS).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+    def write(self, path: Path) -> None:
+        """Write the library's model to ``path``."""
+        raise NotImplementedError
+
+    @classmethod
+    def read(cls, path: Path) -> Any:
+        """Return the library's model in ``path``."""
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, folder: Path) -> Booster:
+        """Return the booster ``save`` wrote into ``folder``."""
+        record = json.loads((Path(folder) / COLUMNS).read_text(encoding="utf-8"))
+        encoding = Encoding(record["kinds"], record["levels"])
+        return cls(cls.read(Path(folder) / cls.FILE), encoding, record["classes"])
+
+
+def targets(config: Any, rows: pd.DataFrame, classes: list[Any] | None) -> np.ndarray:
+    """Return the target of ``rows`` as the library learns it: numbers, or a class's position."""
+    values = rows[config.schema.target]
+    if classes is None:
+        return values.to_numpy("float64")
+    return pd.Categorical(values, categories=classes).codes.astype("float64")
+
+
+def classes_of(config: Any, train: pd.DataFrame) -> list[Any] | None:
+    """Return a classifier's classes, sorted as scikit-learn sorts them; None for a regressor."""
+    if config.task != "classification":
+        return None
+    return sorted(train[config.schema.target].dropna().unique().tolist())
+
+
+class LightGBM(Booster):
+    """A LightGBM booster saved as LightGBM's text model."""
+
+    FILE = "model.txt"
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return LightGBM's prediction of the encoded rows."""
+        return np.asarray(self.model.predict(self.encoding.frame(frame)))
+
+    def write(self, path: Path) -> None:
+        """Write the booster as LightGBM's text model (its best iteration's trees)."""
+        self.model.save_model(str(path))
+
+    @classmethod
+    def read(cls, path: Path) -> Any:
+        """Return the LightGBM booster of a text model."""
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(path))
+
+    def importances(self) -> dict[str, float]:
+        """Return each column's total gain over the booster's splits."""
+        gains = self.model.feature_importance(importance_type="gain")
+        return dict(zip(self.model.feature_name(), (float(gain) for gain in gains), strict=True))
+
+
+class XGBoost(Booster):
+    """An XGBoost booster saved as XGBoost's JSON model."""
+
+    FILE = "model.json"
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return XGBoost's prediction of the encoded rows."""
+        import xgboost
+
+        return np.asarray(
+            self.model.predict(xgboost.DMatrix(self.encoding.frame(frame), enable_categorical=True))
+        )
+
+    def write(self, path: Path) -> None:
+        """Write the booster as XGBoost's JSON model."""
+        self.model.save_model(str(path))
+
+    @classmethod
+    def read(cls, path: Path) -> Any:
+        """Return the XGBoost booster of a JSON model."""
+        import xgboost
+
+        model = xgboost.Booster()
+        model.load_model(str(path))
+        return model
+
+    def importances(self) -> dict[str, float]:
+        """Return each column's total gain over the booster's splits (0 for a column never split on)."""
+        gains = self.model.get_score(importance_type="total_gain")
+        return {column: float(gains.get(column, 0.0)) for column in self.encoding.kinds}
+
+
+def lightgbm(
+    train: pd.DataFrame,
+    config: Any,
+    validation: pd.DataFrame | None = None,
+    *,
+    params: dict[str, Any] | None = None,
+    num_boost_round: int = 1000,
+    early_stopping_rounds: int | None = 50,
+) -> LightGBM:
+    """Train a LightGBM booster with ``lightgbm.train`` on ``train``, stopping once the validation
+    rows' loss has not improved for ``early_stopping_rounds`` rounds (None: all ``num_boost_round``);
+    ``params`` are LightGBM's (objective and seed are set from the task and ``split.seed``)."""
+    import lightgbm as lgb
+
+    encoding = Encoding.learn(config, train)
+    classes = classes_of(config, train)
+    settings = {"verbosity": -1, "seed": int(config.split.seed), "deterministic": True}
+    if classes is not None:
+        settings |= (
+            {"objective": "binary"}
+            if len(classes) == 2
+            else {"objective": "multiclass", "num_class": len(classes)}
+        )
+    settings |= dict(params or {})
+    data = lgb.Dataset(
+        encoding.frame(train),
+        targets(config, train, classes),
+        categorical_feature=encoding.categorical() or "auto",
+    )
+    checks, callbacks = [], []
+    if validation is not None and early_stopping_rounds:
+        checks = [
+            lgb.Dataset(encoding.frame(validation), targets(config, validation, classes), reference=data)
+        ]
+        callbacks = [lgb.early_stopping(int(early_stopping_rounds), verbose=False)]
+    model = lgb.train(settings, data, int(num_boost_round), valid_sets=checks, callbacks=callbacks)
+    if model.best_iteration > 0:  # keep only the trees up to the best round
+        model = lgb.Booster(model_str=model.model_to_string(num_iteration=model.best_iteration))
+    return LightGBM(model, encoding, classes)
+
+
+def xgboost(
+    train: pd.DataFrame,
+    config: Any,
+    validation: pd.DataFrame | None = None,
+    *,
+    params: dict[str, Any] | None = None,
+    num_boost_round: int = 1000,
+    early_stopping_rounds: int | None = 50,
+) -> XGBoost:
+    """Train an XGBoost booster with ``xgboost.train`` on ``train``, stopping once the validation
+    rows' loss has not improved for ``early_stopping_rounds`` rounds (None: all ``num_boost_round``);
+    ``params`` are XGBoost's (objective and seed are set from the task and ``split.seed``)."""
+    import xgboost as xgb
+
+    encoding = Encoding.learn(config, train)
+    classes = classes_of(config, train)
+    settings: dict[str, Any] = {"tree_method": "hist", "seed": int(config.split.seed)}
+    if classes is not None:
+        settings |= (
+            {"objective": "binary:logistic"}
+            if len(classes) == 2
+            else {"objective": "multi:softprob", "num_class": len(classes)}
+        )
+    settings |= dict(params or {})
+    data = xgb.DMatrix(encoding.frame(train), targets(config, train, classes), enable_categorical=True)
+    checks = []
+    if validation is not None and early_stopping_rounds:
+        checks = [
+            (
+                xgb.DMatrix(
+                    encoding.frame(validation), targets(config, validation, classes), enable_categorical=True
+                ),
+                "validation",
+            )
+        ]
+    model = xgb.train(
+        settings,
+        data,
+        int(num_boost_round),
+        evals=checks,
+        early_stopping_rounds=int(early_stopping_rounds) if checks else None,
+        verbose_eval=False,
+    )
+    if checks:  # keep only the trees up to the best round
+        model = model[: model.best_iteration + 1]
+    return XGBoost(model, encoding, classes)
