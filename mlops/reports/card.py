@@ -212,12 +212,18 @@ def baseline_summary(profile: dict[str, Any]) -> dict[str, Any] | str:
         return UNKNOWN
     importance = profile.get("feature_importance") or {}
     top = sorted(importance, key=lambda column: -abs(importance[column] or 0))[:5]
-    return {
+    summary = {
         "training_rows": known(profile.get("training_rows")),
         "sample_rows": known(profile.get("sample_rows")),
         "columns": len(profile.get("columns") or {}),
         "most_important_features": top,
     }
+    own = profile.get("model_importance") or {}
+    total = sum(abs(value) for value in own.values())
+    if total:  # the model's own ranking (a booster's gain), each column's share of it
+        ranked = sorted(own, key=lambda column: -abs(own[column]))[:5]
+        summary["model_importance"] = [f"{column} {abs(own[column]) / total:.0%}" for column in ranked]
+    return summary
 
 
 def last_monitor(tags: dict[str, str]) -> dict[str, Any] | str:

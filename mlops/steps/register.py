@@ -204,8 +204,8 @@ def save_model(cfg: DictConfig, pipeline: Pipeline, train: pd.DataFrame, folder:
 def record_baseline(
     cfg: DictConfig, pipeline: Pipeline, split: Split, metrics: dict[str, float], model_folder: Path
 ) -> None:
-    """Write the monitoring baseline (training profile, sample, predictions, feature importance, test
-    metrics) into the model folder's ``monitoring/`` folder, so monitoring compares with what this
+    """Write the monitoring baseline (training profile, sample, predictions, feature importance and the
+    model's own importance of each column when it gives one, test metrics) into the model folder's ``monitoring/`` folder, so monitoring compares with what this
     version was trained on."""
     from mlops.models.features import column_kinds, feature_columns
     from mlops.monitoring import baseline
@@ -222,6 +222,8 @@ def record_baseline(
         metrics,
         kinds=column_kinds(cfg),
     )
+    if hasattr(pipeline, "importances"):  # a trainer's model may rank its columns itself (a booster's gain)
+        recorded.profile["model_importance"] = pipeline.importances()
     baseline.write(recorded, model_folder / baseline.ARTIFACT_PATH)
 
 
