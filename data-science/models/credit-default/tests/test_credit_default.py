@@ -29,7 +29,7 @@ def test_data_is_deterministic(cfg):
     assert not load(300, seed=3).equals(load(300, seed=4))
 
 
-def test_pipeline_learns_the_target(cfg):
+def test_the_model_learns_the_target(cfg):
     split = prep.run(cfg)
     scores = evaluate.score(cfg, train.run(cfg, split.train), split.test)
     assert scores["roc_auc"] > 0.6
