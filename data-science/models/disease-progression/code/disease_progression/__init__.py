@@ -1,0 +1,1 @@
+"""The code of the disease-progression model: hooks that config/model.yaml names."""

@@ -1,0 +1,1 @@
+"""The code of the parcel-delay model: hooks that config/model.yaml names."""
