@@ -2,8 +2,9 @@
 (``mlops.models.protocol``): ``trainer: {_target_: mlops.models.boosters.lightgbm}`` (or ``xgboost``).
 
 Each trains with early stopping on the validation share, takes the raw columns itself (numbers as they
-are, booleans as 1/0, date-times as seconds since 1970, categories as the library's own categorical
-features with their training levels; an unseen category counts as missing) and saves in the library's
+are, booleans as 1/0, a date-time as its year, day of the year, weekday and hour, categories as the
+library's own categorical features with their training levels; an unseen category counts as missing),
+ranks the raw columns by the gain of their splits, and saves in the library's
 own file format (LightGBM's text model, XGBoost's JSON model) beside ``columns.json``, the levels and
 classes: no pickle, nothing to trust by name. Copied into every version's ``code/``; imports its library
 only when it trains or loads.
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = "columns.json"  # each raw column's kind and a category's levels, the classes
-EPOCH = pd.Timestamp("1970-01-01")
+DATETIME_PARTS = ("year", "dayofyear", "weekday", "hour")  # the booster's columns of a date-time column
 
 
 def label(value: Any) -> str:
@@ -68,7 +69,9 @@ class Encoding:
                 text = [None if pd.isna(value) else label(value) for value in values]
                 columns[column] = pd.Categorical(text, categories=self.levels[column])
             elif kind == "datetime":
-                columns[column] = ((pd.to_datetime(values) - EPOCH).dt.total_seconds()).to_numpy("float64")
+                stamps = pd.to_datetime(values).dt
+                for part in DATETIME_PARTS:
+                    columns[f"{column}.{part}"] = getattr(stamps, part).to_numpy("float64", na_value=np.nan)
             else:  # numbers, and booleans as 1/0 with NaN for missing
                 columns[column] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
                     "float64"
@@ -78,6 +81,14 @@ class Encoding:
     def categorical(self) -> list[str]:
         """Return the categorical columns."""
         return list(self.levels)
+
+    def raw_columns(self, importances: dict[str, float]) -> dict[str, float]:
+        """Return importances of the booster's columns summed by the raw column each comes from."""
+        parts = {f"{column}.{part}": column for column in self.kinds for part in DATETIME_PARTS}
+        summed = dict.fromkeys(self.kinds, 0.0)
+        for name, value in importances.items():
+            summed[parts.get(name, name)] += float(value)
+        return summed
 
 
 class Booster:
@@ -168,9 +179,9 @@ class LightGBM(Booster):
         return lightgbm.Booster(model_file=str(path))
 
     def importances(self) -> dict[str, float]:
-        """Return each column's total gain over the booster's splits."""
+        """Return each raw column's total gain over the booster's splits."""
         gains = self.model.feature_importance(importance_type="gain")
-        return dict(zip(self.model.feature_name(), (float(gain) for gain in gains), strict=True))
+        return self.encoding.raw_columns(dict(zip(self.model.feature_name(), gains, strict=True)))
 
 
 class XGBoost(Booster):
@@ -200,9 +211,8 @@ class XGBoost(Booster):
         return model
 
     def importances(self) -> dict[str, float]:
-        """Return each column's total gain over the booster's splits (0 for a column never split on)."""
-        gains = self.model.get_score(importance_type="total_gain")
-        return {column: float(gains.get(column, 0.0)) for column in self.encoding.kinds}
+        """Return each raw column's total gain over the booster's splits (0 for a column never split on)."""
+        return self.encoding.raw_columns(self.model.get_score(importance_type="total_gain"))
 
 
 def lightgbm(
