@@ -152,8 +152,9 @@ def check_config(name: str, cfg: DictConfig) -> None:
     if len(routes) != 1:
         fail(
             "estimator" if not routes else "trainer",
-            "or trainer must be set, not both: an estimator (a scikit-learn compatible class the framework "
-            "fits in its pipeline) or a trainer (a training function of your own, docs/models.md)",
+            ("is missing" if not routes else "and estimator are both set")
+            + ": keep one, an estimator (a scikit-learn compatible class the framework fits in its pipeline) "
+            "or a trainer (a training function of your own, docs/models.md#bring-your-own-training)",
         )
     for key in ("data", *routes):
         if not OmegaConf.is_dict(cfg[key]) or "_target_" not in cfg[key]:
