@@ -40,11 +40,28 @@ from mlops.serving import endpoints, keys
 pytestmark = pytest.mark.azure_runtime
 
 GENERATED = ["data=generated", "data.n_rows=1500", "estimator.n_estimators=10"]
-TRAIN = {"taxi-fare": GENERATED, "credit-default": GENERATED, "ticket-routing": []}
-MODELS = {"taxi-fare": "vendor", "credit-default": "sex", "ticket-routing": None}  # one integer feature
-# ticket-routing's columns of the other kinds: ISO 8601 text, true/false, free text
-COLUMN_KINDS = {"ticket-routing": {"datetime": "opened_at", "boolean": "premium", "text": "subject"}}
-CLASSIFIERS = ("credit-default", "ticket-routing")
+TRAIN = {
+    "taxi-fare": GENERATED,
+    "credit-default": GENERATED,
+    "ticket-routing": [],
+    "disease-progression": [],  # its own training loop in NumPy
+    "parcel-delay": ["data.n_rows=1500"],  # native LightGBM
+}
+# one integer feature of each model, if it has one
+MODELS = {
+    "taxi-fare": "vendor",
+    "credit-default": "sex",
+    "ticket-routing": None,
+    "disease-progression": "sex",
+    "parcel-delay": None,
+}
+# the columns of the other kinds: ISO 8601 text, true/false, free text
+COLUMN_KINDS = {
+    "ticket-routing": {"datetime": "opened_at", "boolean": "premium", "text": "subject"},
+    "parcel-delay": {"datetime": "shipped_at", "boolean": "fragile"},
+}
+CLASSIFIERS = ("credit-default", "ticket-routing", "parcel-delay")
+SCALED = ("ticket-routing", "disease-progression")  # a scaler takes the near-float64 case's noise back
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +89,7 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
 def app(tmp_path_factory, rendered) -> dict:
     """/var/azureml-app as Azure fills it: the code as uploaded, and each model's online environment
     built from its rendered conda file (one build per distinct pip list: the models whose requirements
-    are alike share the lock's pins, ticket-routing adds LightGBM)."""
+    are alike share the lock's pins; ticket-routing and the trainer examples add LightGBM)."""
     root = tmp_path_factory.mktemp("var") / "azureml-app"
     built: dict[tuple[str, ...], Path] = {}
     bins = {}
@@ -83,7 +100,13 @@ def app(tmp_path_factory, rendered) -> dict:
                 folder / "environments" / "online.conda.yaml", tmp_path_factory.mktemp("env") / "online"
             )
         bins[name] = built[packages]
-    assert len(built) == 2  # taxi-fare and credit-default share one environment
+    requirements = {
+        (REPO / "data-science" / "models" / name / "environment" / "requirements.txt")
+        .read_text()
+        .split("\n", 1)[1]
+        for name in MODELS
+    }
+    assert len(built) == len(requirements)  # models that require the same packages share one environment
     return {"root": root, "code": upload(REPO, root), "bin": bins}
 
 
@@ -138,7 +161,11 @@ def feature_rows(name: str, count: int = 3) -> list[dict]:
     """Return ``count`` unseen feature rows of ``name``, numbers as JSON numbers in signature order
     (ticket-routing's from its batch file: date-times as the file's ISO 8601 text)."""
     cfg = catalog.load_config(name)
-    if name == "ticket-routing":
+    if name == "disease-progression":
+        from disease_progression.data import read
+
+        frame = read("diabetes-batch.csv").head(count)[feature_columns(cfg)]
+    elif name == "ticket-routing":
         from ticket_routing.data import read_tickets
 
         frame = read_tickets("tickets-batch.csv").head(count)[feature_columns(cfg)]
@@ -166,7 +193,7 @@ def test_azure_answers_the_whole_contract_as_the_local_endpoint_does(azure, loca
         MODELS[name],
         name in CLASSIFIERS,
         COLUMN_KINDS.get(name),
-        scaled=name == "ticket-routing",
+        scaled=name in SCALED,
     )
     differing = []
     for case in contract:
