@@ -28,6 +28,8 @@ class Trained(BaseEstimator):
     """The framework's view of a trained model of the trainer route: its ``model`` and, for a
     classifier, its ``classes``; every prediction is checked to hold one value per row."""
 
+    LOADER = __name__  # how mlops.registry.modelio knows a model of this route: the loader it saves with
+
     def __init__(self, model: Any = None, classes: list[Any] | None = None) -> None:
         self.model = model
         self.classes = classes
@@ -40,6 +42,10 @@ class Trained(BaseEstimator):
     def predict(self, frame: Any) -> np.ndarray:
         """Return the model's prediction of each row of ``frame``; raise when it gave another count."""
         return rows_of(np.asarray(self.model.predict(frame)), frame, "predict")
+
+    def write(self, folder: Path) -> None:
+        """Write the model into the new ``folder`` (``write``)."""
+        write(self, folder)
 
     def importances(self) -> dict[str, float]:
         """Return the model's own importance of each raw column, empty when it has none."""

@@ -4,6 +4,7 @@ installed."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -25,8 +26,10 @@ CARRIED = (
     "models/trained.py",
     "models/boosters.py",
 )
-LOADER = "mlops.models.trained"  # MLflow's loader_module of a trainer-route version
+# MLflow's loader_module of a trainer-route version, named, not imported: registry sits below models
+LOADER = "mlops.models.trained"
 DATA = "model"  # the data folder of a trainer-route version
+MANIFEST = "trained.json"  # the data folder's record of the model's class (mlops.models.trained.MANIFEST)
 
 
 def packages(code: Path | None) -> list[str]:
@@ -82,13 +85,11 @@ def save(
 ) -> None:
     """Write ``pipeline`` as an MLflow model folder with the model's ``code`` folder's packages in the
     folder's ``code/``: a scikit-learn pipeline in the skops format, trusting exactly the types it holds,
-    a model of the trainer route (``mlops.models.trained``) in its own format (``save_trained``);
-    ``options`` go to MLflow's ``save_model`` (signature, input example, requirements)."""
+    a model of the trainer route (one ``LOADER`` reads) in its own format (``save_trained``); ``options``
+    go to MLflow's ``save_model`` (signature, input example, requirements)."""
     import mlflow.sklearn
 
-    from mlops.models import trained
-
-    if isinstance(pipeline, trained.Trained):
+    if getattr(pipeline, "LOADER", None) == LOADER:
         save_trained(pipeline, folder, trusted_extra, model, code, **options)
         return
     types = trust.needed_types(pipeline, trusted_extra, model, packages(code))
@@ -107,17 +108,15 @@ def save_trained(
     model: Any, folder: Path, trusted_extra: Iterable[str], name: str, code: Path | None, **options: Any
 ) -> None:
     """Write a model of the trainer route as an MLflow pyfunc model folder: its own files and manifest
-    in the data folder (``mlops.models.trained.write``), loaded by ``mlops.models.trained`` (carried in
-    ``code/`` with the model's packages); the class it is loaded by must be one ``load`` trusts."""
+    in the data folder (the model's ``write``), loaded by ``LOADER`` (carried in ``code/`` with the
+    model's packages); the class it is loaded by must be one ``load`` trusts."""
     import mlflow.pyfunc
 
-    from mlops.models import trained
-
-    kind = trained.class_path(model.model)
-    trust.check([kind], trusted_extra, name, packages(code))
+    kind = type(model.model)
+    trust.check([f"{kind.__module__}.{kind.__qualname__}"], trusted_extra, name, packages(code))
     with tempfile.TemporaryDirectory() as temporary:
         data = Path(temporary) / DATA
-        trained.write(model, data)
+        model.write(data)
         staged = Path(temporary) / CODE
         staged.mkdir()
         mlflow.pyfunc.save_model(
@@ -132,12 +131,13 @@ def save_trained(
 def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Any:
     """Load the model of an MLflow model folder: a pipeline saved in the skops format after checking the
     types its MLmodel file asks to trust against the same allow-list used when saving, or a model of the
-    trainer route after checking its class the same way. The folder's ``code/`` goes on ``sys.path``
-    first, as MLflow's own loader does, so the model's classes import from the version."""
+    trainer route by its loader (``LOADER``, as MLflow's pyfunc loader does) after checking the class its
+    manifest names the same way. The folder's ``code/`` goes on ``sys.path`` first, as MLflow's own
+    loader does, so the model's classes import from the version."""
+    import importlib
+
     import skops.io
     from mlflow.models import Model
-
-    from mlops.models import trained
 
     folder = Path(folder)
     if not (folder / "MLmodel").is_file():
@@ -146,9 +146,10 @@ def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Any:
     code = folder / CODE
     if flavors.get("python_function", {}).get("loader_module") == LOADER and "sklearn" not in flavors:
         data = folder / flavors["python_function"]["data"]
-        trust.check([trained.manifest(data)["class"]], trusted_extra, model, packages(code))
+        manifest = json.loads((data / MANIFEST).read_text(encoding="utf-8"))
+        trust.check([manifest["class"]], trusted_extra, model, packages(code))
         on_path(code)
-        return trained.read(data)
+        return importlib.import_module(LOADER)._load_pyfunc(str(data))
     flavor = flavors.get("sklearn", {})
     if flavor.get("serialization_format") != "skops":
         raise MlopsError(
