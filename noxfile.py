@@ -117,6 +117,7 @@ AZURE_RUNTIME_TESTS = [
     "tests/test_serving.py",
     "tests/test_monitor.py",
     "tests/test_model_code.py",
+    "tests/test_trainers.py",
 ]
 LOCK = "mlops/azureml/requirements.lock"
 

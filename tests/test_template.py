@@ -35,6 +35,7 @@ class Answers:
     door: str  # "mlops new" or "cookiecutter"
     description: str = DEFAULTS["description"]
     owner: str = DEFAULTS["owner"]
+    estimator: str = "random_forest"
 
     @property
     def package(self) -> str:
@@ -52,10 +53,12 @@ BAKES = [
     Answers("fraud-2024-v2", "classification", "mlops new", owner="risk"),
     Answers("customer-lifetime-value-forecast", "regression", "cookiecutter"),  # 32: the longest
     Answers("m4-7-tier-2", "classification", "cookiecutter", description="Tiers.", owner="ops-42"),
+    Answers("late-fee", "classification", "mlops new", estimator="xgboost"),  # the boosters' own training
+    Answers("demand-boost", "regression", "cookiecutter", estimator="lightgbm"),
 ]
 BY_NAME = {answers.name: answers for answers in BAKES}
 # one model per task and per door
-TRAINED = ["customer-lifetime-value-forecast", "fraud-2024-v2"]
+TRAINED = ["customer-lifetime-value-forecast", "fraud-2024-v2", "late-fee", "demand-boost"]
 BAD_NAMES = {
     "uppercase": "Churn-Score",
     "leading-digit": "2fast",
@@ -66,14 +69,15 @@ BAD_NAMES = {
 }
 
 
-def expected_files(package: str) -> set[str]:
+def expected_files(package: str, estimator: str = "random_forest") -> set[str]:
     """Return every file a bake must write, relative to the model folder."""
+    group = "estimator" if estimator == "random_forest" else "trainer"
     return {
         "README.md",
         f"code/{package}/__init__.py",
         f"code/{package}/data.py",
         "config/data/synthetic.yaml",
-        "config/estimator/random_forest.yaml",
+        f"config/{group}/{estimator}.yaml",
         "config/model.yaml",
         "environment/conda.yaml",
         "environment/requirements.txt",
@@ -163,11 +167,11 @@ def bakes(root, run, bake_api) -> dict[str, Bake]:
     done = {}
     for answers in BAKES:
         if answers.door == "mlops new":
-            args = ["new", answers.name, "--task", answers.task]
+            args = ["new", answers.name, "--task", answers.task, "--estimator", answers.estimator]
             args += ["--description", answers.description, "--owner", answers.owner]
             output = run("-m", "mlops", *args)
         else:
-            extra = {"model_name": answers.name, "task": answers.task}
+            extra = {"model_name": answers.name, "task": answers.task, "estimator": answers.estimator}
             if answers.description != DEFAULTS["description"]:
                 extra["description"] = answers.description
             if answers.owner != DEFAULTS["owner"]:
@@ -216,7 +220,7 @@ def test_bake_succeeds_and_names_the_folder(answers, bakes, root):
 
 @pytest.mark.parametrize("answers", ALL_BAKES)
 def test_bake_writes_exactly_the_template_files(answers, bakes):
-    assert set(bakes[answers.name].files) == expected_files(answers.package)
+    assert set(bakes[answers.name].files) == expected_files(answers.package, answers.estimator)
 
 
 @pytest.mark.parametrize("answers", ALL_BAKES)
@@ -231,7 +235,9 @@ def test_bake_leaves_no_jinja_in_paths_or_contents(answers, bakes):
 def test_rendered_files_parse_and_carry_the_answers(answers, bakes):
     files = bakes[answers.name].files
     parsed = {path: yaml.safe_load(text) for path, text in files.items() if path.endswith(".yaml")}
-    assert set(parsed) == {path for path in expected_files(answers.package) if ".yaml" in path}
+    assert set(parsed) == {
+        path for path in expected_files(answers.package, answers.estimator) if ".yaml" in path
+    }
     model = parsed["config/model.yaml"]
     assert (model["name"], model["task"], model["owner"]) == (
         answers.name,
@@ -240,8 +246,18 @@ def test_rendered_files_parse_and_carry_the_answers(answers, bakes):
     )
     regression = answers.task == "regression"
     assert model["evaluation"]["primary_metric"] == ("rmse" if regression else "roc_auc")
-    estimator = parsed["config/estimator/random_forest.yaml"]["_target_"]
-    assert estimator.endswith("Regressor" if regression else "Classifier")
+    if answers.estimator == "random_forest":
+        estimator = parsed["config/estimator/random_forest.yaml"]["_target_"]
+        assert estimator.endswith("Regressor" if regression else "Classifier")
+        assert model["defaults"][-2] == {"estimator": "random_forest"} and "features" in model
+    else:
+        trainer = parsed[f"config/trainer/{answers.estimator}.yaml"]
+        assert trainer["_target_"] == f"mlops.models.boosters.{answers.estimator}"
+        assert trainer["early_stopping_rounds"] > 0 and "params" in trainer
+        assert model["defaults"][-2] == {"trainer": answers.estimator} and "features" not in model
+        library = {"lightgbm": "lightgbm>=4.3", "xgboost": "xgboost-cpu>=3.1"}[answers.estimator]
+        assert library in files["environment/requirements.txt"].splitlines()
+        assert f"- {library}" in files["environment/conda.yaml"]
     assert parsed["config/data/synthetic.yaml"]["_target_"] == f"{answers.package}.data.load"
     assert parsed["environment/conda.yaml"]["name"] == answers.name
     for path, text in files.items():
@@ -402,3 +418,21 @@ def test_cookiecutter_rejects_an_unknown_task_before_writing(root, bake_api, bak
     with pytest.raises(ValueError, match="clustering provided for choice variable task"):
         bake_api(model_name="cluster-me", task="clustering")
     assert models_on_disk(root) == before
+
+
+def test_mlops_new_rejects_an_unknown_estimator(root, run, bakes):
+    before = models_on_disk(root)
+    result = run("-m", "mlops", "new", "boost-me", "--estimator", "catboost")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'catboost' is not one of 'random_forest', 'lightgbm', 'xgboost'" in result.stderr
+    assert models_on_disk(root) == before
+
+
+def test_the_estimator_choices_are_one_list_in_the_cli_the_hook_and_the_template():
+    from mlops.models import ESTIMATORS
+    from mlops.templating import scaffold
+
+    assert tuple(DEFAULTS["estimator"]) == ESTIMATORS == scaffold.answer_rules().ESTIMATORS
+    rules = scaffold.answer_rules()
+    found = rules.problems("boost-me", "regression", "A model.", "team", "catboost")
+    assert found == ["estimator 'catboost' is not one of: random_forest, lightgbm, xgboost"]

@@ -232,7 +232,10 @@ def test_a_classifier_without_probabilities_is_refused_naming_what_is_missing():
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        (["+estimator._target_=sklearn.linear_model.Ridge"], "model.yaml: trainer and estimator are both set: keep one"),
+        (
+            ["+estimator._target_=sklearn.linear_model.Ridge"],
+            "model.yaml: trainer and estimator are both set: keep one",
+        ),
         (
             ["+features=[{_target_: sklearn.preprocessing.StandardScaler}]"],
             "features apply to an estimator's",
@@ -316,3 +319,32 @@ def test_the_card_shows_the_boosters_own_importance(run_mlops, tmp_path):
     assert result.returncode == 0, result.stderr
     card = (tmp_path / "card.md").read_text()
     assert "model importance: distance_km " in card
+
+
+@pytest.mark.parametrize(
+    ("name", "batch"),
+    [(OWN, "diabetes-batch.csv"), (BOOSTER, "parcels-batch.csv")],
+)
+def test_the_readme_loop_runs_on_each_example(name, batch, run_mlops, tmp_path):
+    """Deploy online and invoke with the logged example, batch a file, monitor it, validate for Azure."""
+    data = REPO / "data-science" / "models" / name / "data" / batch
+    deployed = run_mlops("deploy", name, "--online")
+    try:
+        assert deployed.returncode == 0, deployed.stderr
+        invoked = run_mlops("invoke", name, "--example")
+        assert invoked.returncode == 0, invoked.stderr
+        answer = json.loads(invoked.stdout[: invoked.stdout.rindex("}") + 1])
+        assert len(answer["predictions"]) == 5
+    finally:
+        assert run_mlops("stop", name).returncode == 0
+    scored = run_mlops("batch", name, "--input", str(data), "--output", str(tmp_path / "batch"))
+    assert scored.returncode == 0, scored.stderr
+    predictions = pd.read_csv(tmp_path / "batch" / "predictions.csv")
+    assert len(predictions) == len(pd.read_csv(data)) and predictions["prediction"].notna().all()
+    monitored = run_mlops(
+        "monitor", name, "--production", str(data), "--stamp", "now", "--out", str(tmp_path / "monitor")
+    )
+    assert monitored.returncode in (0, 1), monitored.stderr  # 1: a breach; either way a report
+    assert (tmp_path / "monitor" / "report.html").is_file() and "Traceback" not in monitored.stderr
+    validated = run_mlops("azure", "validate", name)
+    assert validated.returncode == 0, validated.stdout + validated.stderr

@@ -1,7 +1,7 @@
 """The model contract: finding model folders and composing their Hydra configs (``catalog``),
 building a model's pipeline (``features``) or fitting it by its own trainer (``trainer``, to the
-``protocol``, held as ``trained``; the native ``boosters``), its data sources (``data``) and which
-models a git change touches (``changes``)."""
+``protocol``, held as ``trained``; the native ``boosters``), its data sources (``data``), which
+models a git change touches (``changes``) and a model's own environment (``environment``)."""
 
 __all__ = [
     "ESTIMATORS",
@@ -12,6 +12,7 @@ __all__ = [
     "changes",
     "columns",
     "data",
+    "environment",
     "features",
     "protocol",
     "trained",

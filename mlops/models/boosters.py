@@ -112,7 +112,8 @@ class Booster:
         """Return each row's value, or a classifier's most probable class."""
         if not hasattr(self, "classes_"):
             return np.asarray(self.raw(frame), dtype="float64")
-        return self.classes_[self.predict_proba(frame).argmax(axis=1)]
+        found: np.ndarray = self.classes_[self.predict_proba(frame).argmax(axis=1)]
+        return found
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Return each row's probability of each class of ``classes_``."""
@@ -147,8 +148,8 @@ def targets(config: Any, rows: pd.DataFrame, classes: list[Any] | None) -> np.nd
     """Return the target of ``rows`` as the library learns it: numbers, or a class's position."""
     values = rows[config.schema.target]
     if classes is None:
-        return values.to_numpy("float64")
-    return pd.Categorical(values, categories=classes).codes.astype("float64")
+        return np.asarray(values, dtype="float64")
+    return np.asarray(pd.Categorical(values, categories=classes).codes, dtype="float64")
 
 
 def classes_of(config: Any, train: pd.DataFrame) -> list[Any] | None:
@@ -231,7 +232,7 @@ def lightgbm(
 
     encoding = Encoding.learn(config, train)
     classes = classes_of(config, train)
-    settings = {"verbosity": -1, "seed": int(config.split.seed), "deterministic": True}
+    settings: dict[str, Any] = {"verbosity": -1, "seed": int(config.split.seed), "deterministic": True}
     if classes is not None:
         settings |= (
             {"objective": "binary"}
@@ -244,7 +245,8 @@ def lightgbm(
         targets(config, train, classes),
         categorical_feature=encoding.categorical() or "auto",
     )
-    checks, callbacks = [], []
+    checks: list[Any] = []
+    callbacks: list[Any] = []
     if validation is not None and early_stopping_rounds:
         checks = [
             lgb.Dataset(encoding.frame(validation), targets(config, validation, classes), reference=data)
@@ -296,7 +298,7 @@ def xgboost(
         data,
         int(num_boost_round),
         evals=checks,
-        early_stopping_rounds=int(early_stopping_rounds) if checks else None,
+        early_stopping_rounds=int(early_stopping_rounds) if checks and early_stopping_rounds else None,
         verbose_eval=False,
     )
     if checks:  # keep only the trees up to the best round

@@ -24,7 +24,7 @@ MANIFEST = "trained.json"  # the data folder's record of the model's class, task
 FILES = "files"  # the data folder's subfolder the model's own save writes into
 
 
-class Trained(BaseEstimator):
+class Trained(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types
     """The framework's view of a trained model of the trainer route: its ``model`` and, for a
     classifier, its ``classes``; every prediction is checked to hold one value per row."""
 
@@ -53,11 +53,11 @@ class Trained(BaseEstimator):
         return {str(column): float(value) for column, value in found().items()} if found else {}
 
 
-class TrainedRegressor(RegressorMixin, Trained):
+class TrainedRegressor(RegressorMixin, Trained):  # type: ignore[misc]
     """A trained regressor of the trainer route."""
 
 
-class TrainedClassifier(ClassifierMixin, Trained):
+class TrainedClassifier(ClassifierMixin, Trained):  # type: ignore[misc]
     """A trained classifier of the trainer route."""
 
     @property

@@ -37,7 +37,7 @@ def build(cfg: DictConfig) -> functools.partial[Any]:
             f"{cfg.name}: trainer: cannot build {target}: {one_line(error)}; check the _target_ path (a "
             "function of the model's code/ package or an installed library)"
         ) from None
-    if not callable(function.func) or inspect.isclass(function.func):
+    if not isinstance(function, functools.partial) or inspect.isclass(function.func):
         raise MlopsError(f"{cfg.name}: trainer {target} is not a function; name a training function")
     return function
 
@@ -127,7 +127,8 @@ def check(cfg: DictConfig, model: Any, sample: pd.DataFrame) -> trained.Trained:
             f"{cfg.name}: {where}: the model loaded from what its save wrote predicts differently; make "
             "save(folder) keep everything predict uses"
         )
-    return wrapped
+    checked: trained.Trained = wrapped
+    return checked
 
 
 def predictions(cfg: DictConfig, model: trained.Trained, sample: pd.DataFrame, step: str) -> Any:
@@ -151,7 +152,7 @@ def predictions(cfg: DictConfig, model: trained.Trained, sample: pd.DataFrame, s
                 f"(NaN or infinity) for {len(sample)} rows; return a finite number for every row"
             )
         return numbers
-    unknown = sorted({str(label) for label in found} - {str(label) for label in model.classes})
+    unknown = sorted({str(label) for label in found} - {str(label) for label in model.classes or []})
     if unknown:
         raise MlopsError(
             f"{cfg.name}: {where} returned labels not in classes_: {', '.join(unknown[:5])}; predict one "

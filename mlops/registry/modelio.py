@@ -173,7 +173,7 @@ def model_size(folder: Path) -> int:
 
     flavors = Model.load(str(Path(folder) / "MLmodel")).flavors
     if "sklearn" in flavors:
-        return (Path(folder) / flavors["sklearn"]["pickled_model"]).stat().st_size
+        return (Path(folder) / str(flavors["sklearn"]["pickled_model"])).stat().st_size
     data = Path(folder) / flavors["python_function"]["data"]
     return sum(path.stat().st_size for path in data.rglob("*") if path.is_file())
 
