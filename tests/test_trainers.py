@@ -348,3 +348,8 @@ def test_the_readme_loop_runs_on_each_example(name, batch, run_mlops, tmp_path):
     assert (tmp_path / "monitor" / "report.html").is_file() and "Traceback" not in monitored.stderr
     validated = run_mlops("azure", "validate", name)
     assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_the_trainers_package_is_trusted_and_the_framework_never_wholesale():
+    assert catalog.trusted(catalog.load_config(OWN)) == ["disease_progression."]  # lightgbm's is mlops.
+    assert catalog.trusted(catalog.load_config(BOOSTER)) == []

@@ -79,19 +79,22 @@ def trusted(cfg: DictConfig) -> list[str]:
     """Return what model ``cfg``'s saved versions may hold beyond the always-safe types (see
     ``mlops.registry.trust``): its ``serialization.trusted_types``, and as ``package.`` prefixes the
     libraries its estimator (or trainer) and feature transformers come from: the composed config's, and
-    every option of its ``config/estimator`` group, so a version trained with ``estimator=lightgbm`` loads
-    wherever the model's config is read (the model declares the libraries it is built from)."""
+    every option of its ``config/estimator`` and ``config/trainer`` groups, so a version trained with
+    ``estimator=lightgbm`` loads wherever the model's config is read (the model declares the libraries it
+    is built from). The framework's own types are never trusted wholesale: only those ``trust`` lists."""
     import yaml
 
     route = cfg.get("trainer") or cfg.get("estimator") or {}
     targets = [route.get("_target_"), *(step.get("_target_") for step in cfg.get("features") or [])]
-    for option in sorted((model_dir(cfg.name) / "config" / "estimator").glob("*.yaml")):
+    options = [model_dir(cfg.name) / "config" / group for group in ("estimator", "trainer")]
+    for option in sorted(path for folder in options for path in folder.glob("*.yaml")):
         try:
             loaded = yaml.safe_load(option.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:  # an option the run does not use, broken all the same
             raise MlopsError(f"{cfg.name}: {yaml_problem(error)}; fix the file") from None
         targets.append(loaded.get("_target_") if isinstance(loaded, dict) else None)
     packages = {str(target).split(".")[0] for target in targets if isinstance(target, str) and "." in target}
+    packages.discard("mlops")
     return [*cfg.serialization.trusted_types, *(f"{package}." for package in sorted(packages))]
 
 
