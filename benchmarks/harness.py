@@ -1,12 +1,17 @@
-"""What the file-based benchmarks share: their command line, one side per fresh subprocess, peak RSS."""
+"""What the benchmarks share: their command line, one side per fresh subprocess, peak RSS, and a fresh
+MLflow state for those that run ``mlops`` commands."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def arguments(doc: str, rows_help: str) -> argparse.ArgumentParser:
@@ -31,3 +36,21 @@ def run_side(script: str, kind: str, *args: str) -> dict:
 def peak_mb() -> float:
     """Return this process's peak resident memory in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def repeat_argument(doc: str, default: int) -> int:
+    """Return ``--repeat`` (runs of each measured command; the fastest counts) from the command line."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--repeat", type=int, default=default, help="runs of each command; the fastest counts"
+    )
+    return int(parser.parse_args().repeat)
+
+
+@contextmanager
+def fresh_state(prefix: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """Yield a new MLflow state folder and the environment that points ``mlops`` at it (deleted after)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as state:
+        env = dict(os.environ, MLOPS_STATE_DIR=state, MLFLOW_DISABLE_TELEMETRY="true")
+        env.pop("MLFLOW_TRACKING_URI", None)
+        yield state, env

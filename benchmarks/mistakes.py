@@ -12,13 +12,12 @@ a stopped endpoint 24 s on 2 busy cores).
 
 from __future__ import annotations
 
-import argparse
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+import harness  # benchmarks/harness.py: the script's own folder is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = "data-science/models/taxi-fare/data/taxi-batch.csv"
@@ -46,14 +45,8 @@ def mlops(args: list[str], env: dict[str, str], expected: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--repeat", type=int, default=5, help="runs per command; the fastest counts")
-    repeat = parser.parse_args().repeat
-    with tempfile.TemporaryDirectory(prefix="mlops-mistakes-") as state:
-        env = dict(os.environ, MLOPS_STATE_DIR=state, MLFLOW_DISABLE_TELEMETRY="true")
-        env.pop("MLFLOW_TRACKING_URI", None)
+    repeat = harness.repeat_argument(__doc__, 5)
+    with harness.fresh_state("mlops-mistakes-") as (_state, env):
         print("training taxi-fare on 300 trips, deploying and stopping it ...", file=sys.stderr)
         for args in (["train", "taxi-fare", "--sample", "300"], ["deploy", "taxi-fare", "--online"]):
             mlops(args, env, 0)

@@ -86,7 +86,9 @@ def test_each_command_loads_only_its_own_module_of_the_command_table():
 def test_train_all_then_list_shows_every_champion(run_mlops):
     result = run_mlops("train", "--all", "--sample", "300")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("is the champion") == 3
+    # on 300 rows, ticket-routing's f1 and disease-progression's r2 stay under their thresholds
+    promoted = {line.split(":")[0] for line in result.stdout.splitlines() if "is the champion" in line}
+    assert promoted == {"breast-cancer", "credit-default", "parcel-delay", "taxi-fare"}
     table = run_mlops("list")
     assert table.stdout.splitlines()[0].split() == ["MODEL", "TASK", "TARGET", "METRIC", "CHAMPION", "VALUE"]
     assert any(
@@ -190,13 +192,13 @@ def test_one_broken_model_config_never_stops_list(run_mlops, repo_copy, broken):
     result = run_mlops("list")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     listed = [line.split()[0] for line in result.stdout.splitlines()[1:]]
-    assert listed == ["breast-cancer", "credit-default", "taxi-fare", "ticket-routing"]
+    assert listed == catalog.model_names() and len(listed) == 6
     assert result.stdout.splitlines()[-2].split()[:3] == ["taxi-fare", "broken", "config"]
     assert result.stderr.splitlines() == [
         f"error: taxi-fare: data-science/models/taxi-fare/{broken} is not valid YAML: "
         f"line {len((repo_copy / 'taxi-fare' / broken).read_text().splitlines()) + 1}, column 1: "
         "expected ',' or ']', but got '<stream end>'; fix the file",
-        "error: 1 of 4 models failed: taxi-fare (errors above)",
+        "error: 1 of 6 models failed: taxi-fare (errors above)",
     ]
 
 
@@ -208,7 +210,7 @@ def test_one_broken_model_never_stops_train_all(run_mlops, repo_copy):
     assert "breast-cancer: register  version 1 is the champion" in result.stdout
     assert "taxi-fare: register  version 1 is the champion" in result.stdout  # the one after it trained
     assert "random_forest.yaml is not valid YAML: line 2, column 1" in result.stderr
-    assert result.stderr.strip().endswith("error: 1 of 4 models failed: credit-default (errors above)")
+    assert result.stderr.strip().endswith("error: 1 of 6 models failed: credit-default (errors above)")
     listed = run_mlops("list", "--json")
     assert listed.returncode == 2
     rows = {row["name"]: row for row in json.loads(listed.stdout)}

@@ -1,13 +1,15 @@
-"""The one lock every Azure ML environment is pinned from.
+"""The lock every Azure ML environment is pinned from.
 
 ``mlops/azureml/requirements.lock`` is resolved by uv, for Linux and the Python of the model
-environments, from the framework's dependencies (pyproject.toml), every model's
-``environment/requirements.txt`` and what each Azure runtime needs (``RUNTIMES``). Each rendered
-environment takes, from that one resolution, the pins its workload needs: the closure of its roots in
-the dependency graph the lock records. So training, online and batch environments in dev, staging and
-prod all build the same version of every package they share, and a model trained in one image loads
-in the others. The lock records the inputs it was resolved from, so ``check`` tells offline whether it
-is current.
+environments. Its pins are the framework's: its dependencies (pyproject.toml) with what each Azure
+runtime needs (``RUNTIMES``), in one resolution. Each model's ``environment/requirements.txt`` is then
+resolved on its own, on top of those pins (kept wherever the model's requirements allow them), and the
+lock records, in a commented section per model, the pins that resolution adds or changes; so two models
+that require different versions of one library each lock. Each rendered environment takes, from its
+model's pins, those its workload needs: the closure of its roots in the dependency graph the lock
+records. So training, online and batch environments in dev, staging and prod all build the same version
+of every package they share, and a model trained in one image loads in the others. The lock records the
+inputs it was resolved from, so ``check`` tells offline whether it is current, model by model.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ RUNTIMES: dict[str, list[str]] = {
 WORKLOADS = tuple(RUNTIMES)
 REGENERATE = "mlops azure lock"
 INPUTS_HEADER = "# inputs:"
+MODEL_HEADER = "# model: "  # a model's section: the lines below it that start with "#   "
+REQUIRES, PIN, DROP = "requires: ", "pin: ", "drop: "
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,20 @@ class Pin:
 
 @dataclass
 class Lock:
-    """The lock file: the requirement lines it was resolved from and the pins, by package name."""
+    """The lock file: the requirement lines it was resolved from and the pins, by package name; for
+    a model, only its requirement lines and the pins its own resolution adds, changes or drops."""
 
     inputs: list[str]
     pins: dict[str, Pin] = field(default_factory=dict)
+    dropped: set[str] = field(default_factory=set)
+    models: dict[str, Lock] = field(default_factory=dict)
+
+    def of(self, model: str) -> Lock:
+        """Return the whole lock of ``model``: the framework's pins with its section applied (a model
+        missing from the lock gets the framework's pins alone)."""
+        own = self.models.get(model, Lock(inputs=[]))
+        pins = {name: pin for name, pin in self.pins.items() if name not in own.dropped} | own.pins
+        return Lock(inputs=own.inputs, pins=pins)
 
 
 def name_of(line: str) -> str:
@@ -85,18 +99,19 @@ def model_requirements(name: str) -> list[str]:
     return requirement_lines(path)
 
 
+def tidy(lines: list[str]) -> list[str]:
+    """Return requirement lines with their spaces collapsed, sorted by package and without repeats."""
+    return sorted({" ".join(line.split()) for line in lines}, key=lambda line: (name_of(line), line))
+
+
 def inputs() -> list[str]:
-    """Return what the lock is resolved from: the framework's dependencies, every model's
-    requirements and every runtime's packages, sorted and without repeats."""
+    """Return what the framework's pins are resolved from: its dependencies and every runtime's packages."""
     from mlops.core import project
-    from mlops.models import catalog
 
     lines = framework_requirements(project.root())
-    for name in catalog.model_names():
-        lines += model_requirements(name)
     for packages in RUNTIMES.values():
         lines += packages
-    return sorted({" ".join(line.split()) for line in lines}, key=lambda line: (name_of(line), line))
+    return tidy(lines)
 
 
 def path() -> Path:
@@ -118,16 +133,15 @@ def uv() -> list[str]:
         raise MlopsError("uv is not installed; install it (pip install uv) to resolve the lock") from None
 
 
-def write() -> Path:
-    """Resolve the current inputs with uv and replace the lock file with the result; return its path."""
-    wanted = inputs()
-    target = path()
+def resolve(lines: list[str], preferred: str, what: str) -> str:
+    """Return uv's resolution of the requirement ``lines`` (the lock's format, with ``via`` annotations),
+    keeping the versions of ``preferred`` (a resolution, or empty) that still fit; raise naming ``what``
+    when uv cannot resolve them."""
     with tempfile.TemporaryDirectory(prefix="mlops-lock-") as folder:
         source = Path(folder) / "requirements.in"
-        source.write_text("\n".join(wanted) + "\n")
+        source.write_text("\n".join(lines) + "\n")
         output = Path(folder) / "lock.txt"
-        if target.is_file():  # uv keeps the locked versions that still fit the inputs
-            output.write_text("\n".join(line for line in target.read_text().splitlines() if line[:1] != "#"))
+        output.write_text(preferred)  # uv keeps the versions an existing output file holds, where they fit
         command = [
             *uv(),
             *("pip", "compile", str(source), "--output-file", str(output), "--python-version", PYTHON),
@@ -135,19 +149,62 @@ def write() -> Path:
         ]
         done = subprocess.run(command, capture_output=True, text=True, cwd=folder)
         if done.returncode:
-            raise MlopsError(f"uv could not resolve the Azure environments:\n{done.stderr.strip()}")
-        resolved = output.read_text()
+            said = " ".join(done.stderr.split())
+            raise MlopsError(f"uv could not resolve {what}: {said}")
+        return output.read_text().replace("-r requirements.in", "-r inputs")
+
+
+def preferred(pins: dict[str, Pin]) -> str:
+    """Return ``pins`` as the resolution uv starts from (it keeps the versions that still fit)."""
+    return "".join(f"{pin.name}=={pin.version}\n" for pin in pins.values())
+
+
+def pin_lines(text: str) -> list[str]:
+    """Return the pin lines of a resolution or lock file (no comments, no blank lines)."""
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def write() -> Path:
+    """Resolve the framework's pins, then each model's requirements on top of them, with uv, and
+    replace the lock file with the result; return its path."""
+    from mlops.models import catalog
+
+    wanted = inputs()
+    target = path()
+    previous = read() if target.is_file() else Lock(inputs=[])
+    resolved = resolve(wanted, preferred(previous.pins), "the framework's Azure environments")
+    base = {pin.name: pin for pin in map(pin_of, pin_lines(resolved))}
+    sections = []
+    for model in catalog.model_names():
+        own = tidy(model_requirements(model))
+        kept = base | previous.models[model].pins if model in previous.models else base
+        mine = pin_lines(resolve([*wanted, *own], preferred(kept), f"{model}'s Azure environments"))
+        sections += [
+            f"{MODEL_HEADER}{model}",
+            *(f"#   {REQUIRES}{line}" for line in own),
+            *(f"#   {PIN}{line}" for line in mine if base.get(pin_of(line).name) != pin_of(line)),
+            *(f"#   {DROP}{name}" for name in sorted(set(base) - {pin_of(line).name for line in mine})),
+        ]
     header = [
         f"# The pinned packages of every Azure ML environment (Python {PYTHON}, Linux), resolved by uv.",
         f"# Regenerate with `{REGENERATE}` after changing pyproject.toml's dependencies, a model's",
         "# environment/requirements.txt or mlops/azureml/lock.py's RUNTIMES; `mlops azure lock --check`",
         "# (nox -s azure-runtime, CI) fails while this file is stale. Do not edit it by hand.",
+        "# The pins below are the framework's; each model's section lists its requirements and the pins",
+        "# its own resolution, on top of the framework's, adds (pin), changes (pin) or removes (drop).",
         INPUTS_HEADER,
         *(f"#   {line}" for line in wanted),
     ]
-    return atomic.write(
-        target, "\n".join(header) + "\n" + resolved.replace("-r requirements.in", "-r inputs")
-    )
+    return atomic.write(target, "\n".join([*header, *pin_lines(resolved), *sections]) + "\n")
+
+
+def pin_of(line: str) -> Pin:
+    """Return the pin of one lock line (``name==version  # via a, b``)."""
+    requirement, _, comment = line.partition("#")
+    name, _, version = requirement.strip().partition("==")
+    via = comment.strip().removeprefix("via").split(",") if comment else []
+    parents = frozenset(name_of(parent) for parent in via if parent.strip() and "-r " not in parent)
+    return Pin(name_of(name), version.strip(), parents)
 
 
 def read() -> Lock:
@@ -155,20 +212,23 @@ def read() -> Lock:
     file = path()
     if not file.is_file():
         raise MlopsError(f"{LOCK} is missing; create it with `{REGENERATE}`")
-    lock = Lock(inputs=[])
-    in_inputs = False
+    lock = section = Lock(inputs=[])
     for line in file.read_text().splitlines():
-        if line == INPUTS_HEADER:
-            in_inputs = True
-        elif in_inputs and line.startswith("#   "):
-            lock.inputs.append(line[4:])
+        entry = line.removeprefix("#   ")
+        if line.startswith(MODEL_HEADER):
+            section = lock.models.setdefault(line.removeprefix(MODEL_HEADER), Lock(inputs=[]))
+        elif section is lock and line.startswith("#   "):  # the framework's inputs
+            lock.inputs.append(entry)
+        elif entry.startswith(REQUIRES):
+            section.inputs.append(entry.removeprefix(REQUIRES))
+        elif entry.startswith(PIN):
+            pin = pin_of(entry.removeprefix(PIN))
+            section.pins[pin.name] = pin
+        elif entry.startswith(DROP):
+            section.dropped.add(entry.removeprefix(DROP))
         elif line.strip() and not line.startswith("#"):
-            in_inputs = False
-            requirement, _, comment = line.partition("#")
-            name, _, version = requirement.strip().partition("==")
-            via = comment.strip().removeprefix("via").split(",") if comment else []
-            parents = frozenset(name_of(parent) for parent in via if parent.strip() and "-r " not in parent)
-            lock.pins[name_of(name)] = Pin(name_of(name), version.strip(), parents)
+            pin = pin_of(line)
+            lock.pins[pin.name] = pin
     return lock
 
 
@@ -187,16 +247,36 @@ def unmet(lines: list[str], lock: Lock) -> list[str]:
     return problems
 
 
+def changed(wanted: list[str], recorded: list[str], prefix: str = "") -> list[str]:
+    """Return the lines of ``wanted`` added, and of ``recorded`` removed, since the lock was resolved."""
+    added = [
+        f"{prefix}{line} was added since the lock was resolved" for line in wanted if line not in recorded
+    ]
+    return added + [
+        f"{prefix}{line} was removed since the lock was resolved" for line in recorded if line not in wanted
+    ]
+
+
 def check() -> list[str]:
-    """Return why the lock is not current (empty when it is): inputs added or removed since it was
-    resolved, or requirements its pins do not satisfy. Needs no network."""
+    """Return why the lock is not current (empty when it is): the framework's or a model's inputs added
+    or removed since it was resolved, or requirements its pins do not satisfy, each naming the model.
+    Needs no network."""
+    from mlops.models import catalog
+
     lock = read()
     wanted = inputs()
-    problems = [f"{line} was added since the lock was resolved" for line in wanted if line not in lock.inputs]
+    problems = changed(wanted, lock.inputs) + unmet(wanted, lock)
+    names = catalog.model_names()
     problems += [
-        f"{line} was removed since the lock was resolved" for line in lock.inputs if line not in wanted
+        f"{model}: in the lock, but no longer a model" for model in sorted(set(lock.models) - set(names))
     ]
-    return problems + unmet(wanted, lock)
+    for model in names:
+        own = tidy(model_requirements(model))
+        if model not in lock.models:
+            problems.append(f"{model}: not in the lock")
+        problems += changed(own, lock.of(model).inputs, f"{model}: ")
+        problems += [f"{model}: {problem}" for problem in unmet(own, lock.of(model))]
+    return problems
 
 
 def closure(roots: list[str], lock: Lock) -> list[Pin]:
@@ -219,7 +299,7 @@ def environment(model: str, workload: str) -> list[str]:
     when the lock does not cover them (stale: run ``mlops azure lock``)."""
     from mlops.core import project
 
-    lock = read()
+    lock = read().of(model)
     roots = [*model_requirements(model), *framework_requirements(project.root()), *RUNTIMES[workload]]
     problems = unmet(roots, lock)
     if problems:

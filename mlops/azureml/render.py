@@ -125,7 +125,8 @@ def names(cfg: DictConfig) -> dict[str, str]:
 def conda(cfg: DictConfig, workload: str) -> str:
     """Return the conda file of the model's environment for ``workload`` (training, online or batch):
     its ``environment/conda.yaml`` (channels, Python, conda packages) with the pip list pinned from the
-    one lock (``mlops.azureml.lock``): its requirements, the framework's and the runtime's packages."""
+    model's own resolution in the lock (``mlops.azureml.lock``): its requirements, the framework's and the
+    runtime's packages."""
     import yaml
 
     from mlops.models import catalog

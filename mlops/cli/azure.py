@@ -91,9 +91,9 @@ def validate_command(
 @azure.command("lock")
 @click.option("--check", is_flag=True, help="Exit 1, naming what changed, when the lock is not current.")
 def lock_command(check: bool) -> None:
-    """Pin every Azure ML environment: resolve the framework's dependencies, every model's
-    environment/requirements.txt and the Azure runtimes' packages with uv into
-    mlops/azureml/requirements.lock (--check only tells whether it is current, offline)."""
+    """Pin every Azure ML environment with uv into mlops/azureml/requirements.lock: the framework's
+    dependencies with the Azure runtimes' packages, then each model's environment/requirements.txt on
+    top of them, model by model (--check only tells, offline and naming the model, whether it is current)."""
     from mlops.azureml import lock
 
     if not check:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from mlops.batch import OUTPUT_ACTIONS
+from mlops.cli.targets import elsewhere, env_manager_option
 from mlops.core.errors import MlopsError
 
 
@@ -34,6 +36,7 @@ def hydra_string(value: str) -> str:
 @click.option("--output-file-name", help="Predictions file written in the output folder.")
 @click.option("--max-retries", type=int, help="Times a failed mini-batch is tried again.")
 @click.option("--timeout", type=float, help="Seconds a mini-batch may take before it counts as failed.")
+@env_manager_option
 def batch(
     name: str,
     overrides: tuple[str, ...],
@@ -48,12 +51,14 @@ def batch(
     output_file_name: str | None,
     max_retries: int | None,
     timeout: float | None,
+    env_manager: str,
 ) -> None:
     """Score CSV and Parquet files with a registered version of NAME.
 
     INPUT is a file, a folder or a glob; OUTPUT gets the predictions and summary.json, as from an
     Azure ML batch deployment. Settings default to the model's deployment.batch config; the options
-    and OVERRIDES (Hydra overrides, e.g. deployment.batch.mini_batch_size=50000) change them.
+    and OVERRIDES (Hydra overrides, e.g. deployment.batch.mini_batch_size=50000) change them. A model
+    whose environment/requirements.txt this environment does not meet scores in its own (--env-manager).
     """
     if version and alias:
         raise MlopsError(f"pass --version or --alias, not both (got {version} and {alias})")
@@ -66,6 +71,8 @@ def batch(
     catalog.model_dir(name)
     find_inputs(inputs, skip=output)
     registered.check(name, version, alias or "champion")
+    if done := elsewhere(name, env_manager):
+        sys.exit(done.returncode)
     flags = {
         "mini_batch_size": mini_batch_size,
         "max_concurrency_per_instance": max_concurrency,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlops.cli.targets import check_target, target_options
+from mlops.cli.targets import check_target, elsewhere, env_manager_option, target_options
 from mlops.core.console import plural, progress_echo
 from mlops.monitoring import ON_BREACH
 
@@ -81,6 +81,7 @@ if TYPE_CHECKING:
     "--own-data", is_flag=True, help="With --target azure: the schedule on your own production data."
 )
 @target_options
+@env_manager_option
 def monitor(
     name: str,
     overrides: tuple[str, ...],
@@ -103,6 +104,7 @@ def monitor(
     target: str,
     env: str | None,
     dry_run: bool,
+    env_manager: str,
 ) -> None:
     """Compare NAME's production data with its training baseline: data drift, prediction drift, data
     quality and (with --ground-truth) model performance, with Azure ML's metrics and thresholds.
@@ -114,6 +116,8 @@ def monitor(
     --on-breach retrain trains with them.
     --target azure creates or updates the model's monitor schedule in the workspace of --env instead,
     with its reference data: the training rows of --version (default: the version the endpoint serves).
+    A model whose environment/requirements.txt this environment does not meet is monitored in its own
+    (--env-manager).
     """
     import json
 
@@ -161,6 +165,8 @@ def monitor(
         production.files(source)
     if model is None:
         registered.check(name, version, registry.CHAMPION)
+    if done := elsewhere(name, env_manager):
+        sys.exit(done.returncode)
     from mlops.monitoring import backfill as backfilling
     from mlops.monitoring import monitor as monitoring
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from mlops.cli.targets import check_target, target_options
+from mlops.cli.targets import check_target, elsewhere, env_manager_option, target_options
 from mlops.core.console import echo_table
 from mlops.core.errors import MlopsError
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     "--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 [default: the last one, else free]."
 )
 @target_options
+@env_manager_option
 def deploy(
     name: str,
     online: bool,
@@ -40,13 +42,15 @@ def deploy(
     target: str,
     env: str | None,
     dry_run: bool,
+    env_manager: str,
 ) -> None:
     """Serve a registered version of NAME on its local online endpoint, as deployment --deployment.
 
     The first deploy starts the endpoint with its keys and gives the deployment 100% of the traffic;
     a later one adds or updates a deployment (0% of the traffic unless --traffic says otherwise)
     while the endpoint keeps serving. --target azure creates or updates the managed online endpoint
-    (or, with --batch, the batch endpoint) and its deployment in the workspace of --env.
+    (or, with --batch, the batch endpoint) and its deployment in the workspace of --env. A model whose
+    environment/requirements.txt this environment does not meet is served from its own (--env-manager).
     """
     from mlops import registry
     from mlops.models import catalog
@@ -75,6 +79,8 @@ def deploy(
         raise MlopsError("pass --version or --alias, not both")
     shares = endpoints.parse_traffic(traffic) if traffic else None
     registered.check(name, version, alias or registry.CHAMPION)  # an untrained model, before MLflow loads
+    if done := elsewhere(name, env_manager):  # the server then runs on that environment's Python
+        sys.exit(done.returncode)
     from omegaconf import OmegaConf
 
     cfg = catalog.load_config(name)

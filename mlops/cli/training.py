@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from mlops.cli.targets import check_target, target_options
+from mlops.cli.targets import check_target, elsewhere, env_manager_option, target_options
 from mlops.core.console import echo_table, progress_echo
 from mlops.core.errors import MlopsError, first_line
 from mlops.core.refusals import translated
@@ -33,6 +33,7 @@ from mlops.core.refusals import translated
     "stderr.",
 )
 @target_options
+@env_manager_option
 def train(
     name: str | None,
     overrides: tuple[str, ...],
@@ -43,12 +44,14 @@ def train(
     target: str,
     env: str | None,
     dry_run: bool,
+    env_manager: str,
 ) -> None:
     """Prep, validate, train, evaluate and register NAME; the champion gate decides promotion.
 
     OVERRIDES are Hydra overrides, e.g. estimator.max_depth=8 env=staging; with -m,
     estimator.max_depth=4,8,16 sweeps the values. --target azure submits the same steps as an
-    Azure ML pipeline in the workspace of --env and streams it.
+    Azure ML pipeline in the workspace of --env and streams it. A model whose
+    environment/requirements.txt this environment does not meet trains in its own (--env-manager).
     """
     from mlops.models import catalog
 
@@ -67,11 +70,22 @@ def train(
     from mlops.training import run
 
     echo = progress_echo(as_json)
-    failed, registrations = [], []
+    failed: list[str] = []
+    registrations: list[dict[str, Any]] = []
     for model in names:
         try:
             if target == "azure":
                 registration = submit_training(model, environment, overrides, dry_run, echo)
+            elif done := elsewhere(
+                model, env_manager, as_json, name=model, overrides=overrides, all_models=False
+            ):
+                if done.returncode and not all_models:
+                    sys.exit(done.returncode)
+                if done.returncode:  # the model's own run said why
+                    failed.append(model)
+                    continue
+                registrations += json.loads(done.stdout) if as_json else []
+                continue
             else:
                 trained = run.train_model(model, overrides, multirun=multirun, sample=sample, echo=echo)
                 registration = trained.as_dict()

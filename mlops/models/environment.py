@@ -3,9 +3,9 @@ and a virtual environment built from it with uv (the framework installed beside 
 which the model's work runs when it does not.
 
 Each environment lives in ``<state>/environments/<name>-<key>/``, the key a hash of the requirements file,
-the framework's own dependencies, the project root and this Python. It is built once into a temporary
-folder and renamed into place when complete (one build at a time per model, under a file lock), so a
-folder that exists is whole; later runs reuse it. ``rm -rf <state>/environments`` removes them all.
+the framework's own dependencies, the project root, this Python and the MLflow it shares. It is built once
+into a temporary folder and renamed into place when complete (one build at a time per model, under a file
+lock), so a folder that exists is whole; later runs reuse it. ``rm -rf <state>/environments`` removes them.
 """
 
 from __future__ import annotations
@@ -160,8 +160,8 @@ def build(name: str, target: Path, echo: Callable[[str], None]) -> None:
     try:
         executable = uv()
         started = time.monotonic()
-        venv = [executable, "venv", "--relocatable", "--quiet", "--python", sys.executable, str(scratch)]
-        uv_run(venv, name, requirements, started, echo)
+        venv = [executable, "venv", "--relocatable", "--seed", "--quiet", "--python", sys.executable]
+        uv_run([*venv, str(scratch)], name, requirements, started, echo)
         (scratch / CONSTRAINTS).write_text("\n".join(shared()) + "\n")
         install = [
             *(executable, "pip", "install", "--python", str(python(scratch))),
@@ -198,7 +198,8 @@ def failure(name: str, requirements: Path, output: str) -> str:
     and the fix."""
     lines = [line.strip() for line in output.splitlines() if line.strip() and not line.startswith("hint:")]
     start = next((at for at, line in enumerate(lines) if line.startswith("error:")), max(len(lines) - 1, 0))
-    said = " ".join(lines[start:]).removeprefix("error: ") or "uv failed without a message"
+    said = " ".join(line.removeprefix("cause: ") for line in lines[start:]).removeprefix("error: ")
+    said = said.replace(" Because", ": because", 1).rstrip(".") or "uv failed without a message"
     named = re.search(r"you require ([A-Za-z0-9][A-Za-z0-9._-]*)", said)
     culprit = ""
     if named:

@@ -5,10 +5,12 @@ installed."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +121,27 @@ def save_trained(
         model.write(data)
         staged = Path(temporary) / CODE
         staged.mkdir()
-        mlflow.pyfunc.save_model(
-            str(folder),
-            loader_module=LOADER,
-            data_path=str(data),
-            code_paths=stage(code, [LOADER], staged),
-            **options,
-        )
+        with quiet_pip_lookup():
+            mlflow.pyfunc.save_model(
+                str(folder),
+                loader_module=LOADER,
+                data_path=str(data),
+                code_paths=stage(code, [LOADER], staged),
+                **options,
+            )
+
+
+@contextmanager
+def quiet_pip_lookup() -> Iterator[None]:
+    """Silence MLflow's warning that it cannot find pip's version (an environment uv built has no pip):
+    the model's requirements, not pip's version, are what its folder records."""
+    logger = logging.getLogger("mlflow.utils.environment")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def load(folder: Path, trusted_extra: Iterable[str], model: str) -> Any:

@@ -205,8 +205,8 @@ def record_baseline(
     cfg: DictConfig, pipeline: Pipeline, split: Split, metrics: dict[str, float], model_folder: Path
 ) -> None:
     """Write the monitoring baseline (training profile, sample, predictions, feature importance and the
-    model's own importance of each column when it gives one, test metrics) into the model folder's ``monitoring/`` folder, so monitoring compares with what this
-    version was trained on."""
+    model's own importance of each column when it gives one, test metrics) into the model folder's
+    ``monitoring/`` folder, so monitoring compares with what this version was trained on."""
     from mlops.models.features import column_kinds, feature_columns
     from mlops.monitoring import baseline
 
@@ -280,9 +280,12 @@ def run(
         )
         evaluation.cost["bounds"] = dict(cfg.evaluation.get("cost") or {})
         decision = decide(cfg, evaluation)
+        from mlops.models import environment
+
         tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
         tags |= lineage_tags(cfg, split, overrides, run.info.run_id) | files
         tags |= cost.tags(evaluation.cost["candidate"])
+        tags |= environment.tags(cfg.name)  # the environment it trained in and its packages' versions
         tags |= {
             "compared_with_champion": evaluation.champion_version or "none",
             "gate": decision.verdict.tag,
