@@ -104,7 +104,9 @@ def test_a_version_carries_its_code_and_the_signature_of_the_raw_columns(tmp_pat
     assert sorted(path.name for path in (folder / "code" / "mlops").rglob("*.py")) == [
         "__init__.py",
         "__init__.py",
+        "boosters.py",
         "columns.py",
+        "trained.py",
     ]
     flavor = yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["sklearn"]
     assert "ticket_routing.features.AfterHours" in flavor["skops_trusted_types"]

@@ -106,8 +106,8 @@ def test_a_name_far_from_every_model_is_told_how_to_create_it(trained, tmp_path)
     code, stderr, heavy = answered(tmp_path, "train", "fraud-score")
     assert code == 2 and heavy == []
     assert (
-        "unknown model 'fraud-score' (models: breast-cancer, credit-default, taxi-fare, ticket-routing)"
-        in stderr
+        "unknown model 'fraud-score' (models: breast-cancer, credit-default, disease-progression, "
+        "parcel-delay, taxi-fare, ticket-routing)" in stderr
     )
     assert "mlops new fraud-score" in stderr
 
