@@ -319,6 +319,7 @@ def test_the_card_shows_the_boosters_own_importance(run_mlops, tmp_path):
     assert result.returncode == 0, result.stderr
     card = (tmp_path / "card.md").read_text()
     assert "model importance: distance_km " in card
+    assert "| environment | local |" in card and "lightgbm==" in card  # where it trained, with what
 
 
 @pytest.mark.parametrize(

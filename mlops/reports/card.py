@@ -90,6 +90,9 @@ def build(version: ModelVersion) -> dict[str, Any]:
             "git_commit": known(tags.get("git_commit")),
             "git_dirty": known(tags.get("git_dirty")),
             "env": known(tags.get("env") or None),
+            # where it trained: here (local) or the model's own environment, and its packages' versions
+            "environment": known(tags.get("environment")),
+            "packages": known(tags.get("environment_packages")),
             "overrides": tags.get("overrides") or "none",
             "config": known(config_text),
         },
