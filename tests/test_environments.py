@@ -134,7 +134,9 @@ def tags(project: dict[str, Path], name: str, version: str) -> dict[str, str]:
     """Return the tags of registered ``version`` of model ``name`` in the project's store."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{project['state'] / 'mlflow.db'}")
+    store = f"sqlite:///{project['state'] / 'mlflow.db'}"
+    # both URIs: a registry URI left unset follows the one an earlier test set globally in this process
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
     found: dict[str, str] = client.get_model_version(name, version).tags
     return found
 
