@@ -39,6 +39,22 @@ def build_environment(conda_file: Path, folder: Path) -> Path:
     return build_venv(pip_list(conda_file), folder)
 
 
+def run_bare(python: Path, script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``script`` with ``python`` (a venv's, holding a model's requirements and nothing of the repo):
+    no PYTHONPATH, no active venv, MLflow's telemetry off; return how it ended, output captured."""
+    environment = {
+        key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")
+    }
+    return subprocess.run(
+        [str(python), "-c", script, *args],
+        cwd=cwd,
+        env={**environment, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def build_venv(packages: list[str], folder: Path, uncached: tuple[str, ...] = ()) -> Path:
     """Build a virtual environment holding ``packages`` (requirement lines) and nothing else; return
     its bin folder. The ``uncached`` requirements (and what they need) are installed last, past uv's

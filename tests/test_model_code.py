@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from azure_runtime import build_venv
+from azure_runtime import build_venv, run_bare
 from click.testing import CliRunner
 from mlflow.models import Model as MlflowModel
 
@@ -248,17 +246,7 @@ def test_a_fresh_venv_with_only_the_models_requirements_loads_and_predicts_ident
         "signed = mlflow.pyfunc.load_model(sys.argv[1]).predict(known.astype({'premium': bool}))\n"
         "print(json.dumps([pipeline.predict(rows).tolist(), list(signed)]))\n"
     )
-    environment = {
-        key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")
-    }
-    result = subprocess.run(
-        [str(python), "-c", script, str(folder), str(tmp_path / "rows.parquet")],
-        cwd=tmp_path,
-        env={**environment, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_bare(python, script, str(folder), str(tmp_path / "rows.parquet"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     every, signed = json.loads(result.stdout.splitlines()[-1])
     assert every == expected.predict(rows).tolist()

@@ -10,14 +10,12 @@ once; the bad trainers below are named by overrides (``trainer._target_=test_tra
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from azure_runtime import build_venv
+from azure_runtime import build_venv, run_bare
 from mlflow.models import Model as MlflowModel
 
 from mlops import registry
@@ -163,7 +161,7 @@ def test_mlflows_own_loader_predicts_as_the_framework_does(tmp_path):
 def test_a_fresh_venv_with_only_the_models_requirements_loads_both_examples(tmp_path):
     """The logged folders alone, in an environment built from environment/requirements.txt: no repo on
     the path, no framework installed; MLflow's pyfunc loader runs mlops.models.trained from code/."""
-    expected, frames = {}, {}
+    expected = {}
     for name, overrides in ((OWN, []), (BOOSTER, PARCELS)):
         cfg = catalog.load_config(name, overrides)
         rows = prep.run(cfg).test.head(30)[feature_columns(cfg)]
@@ -172,7 +170,6 @@ def test_a_fresh_venv_with_only_the_models_requirements_loads_both_examples(tmp_
         if name == BOOSTER:
             rows = rows.astype({"fragile": bool, "shipped_at": "datetime64[ns]"})
         rows.to_parquet(tmp_path / f"{name}.parquet")
-        frames[name] = rows
         expected[name] = registry.load(registry.get_version(name, "1"), catalog.trusted(cfg)).predict(rows)
         downloaded(name, "1", tmp_path / name)
     requirements = (REPO / "data-science" / "models" / OWN / "environment" / "requirements.txt").read_text()
@@ -183,19 +180,9 @@ def test_a_fresh_venv_with_only_the_models_requirements_loads_both_examples(tmp_
         "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
         "print(json.dumps(list(map(float, model.predict(pd.read_parquet(sys.argv[2]))))))\n"
     )
-    environment = {
-        key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")
-    }
     for name in (OWN, BOOSTER):
         folder = next((tmp_path / name).rglob("MLmodel")).parent
-        result = subprocess.run(
-            [str(python), "-c", script, str(folder), str(tmp_path / f"{name}.parquet")],
-            cwd=tmp_path,
-            env={**environment, "MLFLOW_DISABLE_TELEMETRY": "true"},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        result = run_bare(python, script, str(folder), str(tmp_path / f"{name}.parquet"), cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
         np.testing.assert_allclose(json.loads(result.stdout.splitlines()[-1]), expected[name].astype(float))
 

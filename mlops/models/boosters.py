@@ -180,6 +180,29 @@ def classes_of(config: Any, train: pd.DataFrame) -> list[Any] | None:
     return sorted(train[config.schema.target].dropna().unique().tolist())
 
 
+def prepared(
+    config: Any,
+    train: pd.DataFrame,
+    base: dict[str, Any],
+    objectives: tuple[str, str],
+    params: dict[str, Any] | None,
+) -> tuple[Encoding, list[Any] | None, dict[str, Any]]:
+    """Return what a booster learns from ``train`` before it trains (the columns' encoding, a
+    classifier's classes) and the library's settings: ``base``, a classifier's objective (the library's
+    names for binary and multiclass in ``objectives``), then the model's own ``params``."""
+    encoding = Encoding.learn(config, train)
+    classes = classes_of(config, train)
+    settings = dict(base)
+    if classes is not None:
+        binary, multiclass = objectives
+        settings |= (
+            {"objective": binary}
+            if len(classes) == 2
+            else {"objective": multiclass, "num_class": len(classes)}
+        )
+    return encoding, classes, settings | dict(params or {})
+
+
 class LightGBM(Booster):
     """A LightGBM booster saved as LightGBM's text model."""
 
@@ -253,16 +276,8 @@ def lightgbm(
     ``params`` are LightGBM's (objective and seed are set from the task and ``split.seed``)."""
     import lightgbm as lgb
 
-    encoding = Encoding.learn(config, train)
-    classes = classes_of(config, train)
-    settings: dict[str, Any] = {"verbosity": -1, "seed": int(config.split.seed), "deterministic": True}
-    if classes is not None:
-        settings |= (
-            {"objective": "binary"}
-            if len(classes) == 2
-            else {"objective": "multiclass", "num_class": len(classes)}
-        )
-    settings |= dict(params or {})
+    base = {"verbosity": -1, "seed": int(config.split.seed), "deterministic": True}
+    encoding, classes, settings = prepared(config, train, base, ("binary", "multiclass"), params)
     data = lgb.Dataset(
         encoding.frame(train),
         targets(config, train, classes),
@@ -295,16 +310,8 @@ def xgboost(
     ``params`` are XGBoost's (objective and seed are set from the task and ``split.seed``)."""
     import xgboost as xgb
 
-    encoding = Encoding.learn(config, train)
-    classes = classes_of(config, train)
-    settings: dict[str, Any] = {"tree_method": "hist", "seed": int(config.split.seed)}
-    if classes is not None:
-        settings |= (
-            {"objective": "binary:logistic"}
-            if len(classes) == 2
-            else {"objective": "multi:softprob", "num_class": len(classes)}
-        )
-    settings |= dict(params or {})
+    base = {"tree_method": "hist", "seed": int(config.split.seed)}
+    encoding, classes, settings = prepared(config, train, base, ("binary:logistic", "multi:softprob"), params)
     data = xgb.DMatrix(encoding.frame(train), targets(config, train, classes), enable_categorical=True)
     checks = []
     if validation is not None and early_stopping_rounds:

@@ -218,12 +218,17 @@ def fit(cfg: DictConfig, rows: pd.DataFrame) -> Pipeline:
 
 def fitted(cfg: DictConfig, where: str, work: Any) -> Any:
     """Return what ``work()`` returns; raise one line naming the model and the step when it fails."""
+    return attempt(cfg, where, "failed to fit", work, "fix the step's code or its parameters in the config")
+
+
+def attempt(cfg: DictConfig, step: str, failed: str, work: Any, fix: str) -> Any:
+    """Return ``work()``; raise one line naming the model, the ``step``, what ``failed``, the error and
+    the ``fix`` when it raises (a model's own code and any library's: whatever it raises)."""
     try:
         return work()
     except MlopsError:
         raise
-    except Exception as error:  # the model's own code and any library's: whatever it raises, said in one line
+    except Exception as error:
         raise MlopsError(
-            f"{cfg.name}: {where} failed to fit: {type(error).__name__}: {whole_line(error)}; fix the step's "
-            "code or its parameters in the config"
+            f"{cfg.name}: {step} {failed}: {type(error).__name__}: {whole_line(error)}; {fix}"
         ) from None

@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.core.errors import MlopsError, whole_line
+from mlops.core.errors import MlopsError
 from mlops.models import trained
-from mlops.models.features import feature_columns
+from mlops.models.features import attempt, feature_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,18 +67,6 @@ def fit(cfg: DictConfig, rows: pd.DataFrame) -> trained.Trained:
         call = functools.partial(function, rows, cfg)
     model = attempt(cfg, f"trainer ({target})", "failed", call, "fix the training function")
     return check(cfg, model, rows[feature_columns(cfg)].head(CHECKED_ROWS))
-
-
-def attempt(cfg: DictConfig, step: str, failed: str, work: Any, fix: str) -> Any:
-    """Return ``work()``; raise one line naming the model, the step and ``fix`` when it raises."""
-    try:
-        return work()
-    except MlopsError:
-        raise
-    except Exception as error:  # the model's own code: whatever it raises, said in one line
-        raise MlopsError(
-            f"{cfg.name}: {step} {failed}: {type(error).__name__}: {whole_line(error)}; {fix}"
-        ) from None
 
 
 def check(cfg: DictConfig, model: Any, sample: pd.DataFrame) -> trained.Trained:

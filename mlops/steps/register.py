@@ -248,6 +248,7 @@ def run(
 
     from mlops import registry
     from mlops.evaluation import cost, overlap
+    from mlops.models import environment
     from mlops.models.features import feature_columns
     from mlops.registry import digests
     from mlops.steps.evaluate import against_current
@@ -280,8 +281,6 @@ def run(
         )
         evaluation.cost["bounds"] = dict(cfg.evaluation.get("cost") or {})
         decision = decide(cfg, evaluation)
-        from mlops.models import environment
-
         tags = {f"{registry.METRIC_TAG_PREFIX}{key}": str(value) for key, value in evaluation.metrics.items()}
         tags |= lineage_tags(cfg, split, overrides, run.info.run_id) | files
         tags |= cost.tags(evaluation.cost["candidate"])
